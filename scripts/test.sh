@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Set up (scripts/setup.sh), build the documentation with warnings as errors, run the tests.
+# Extra arguments go to pytest.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bash scripts/setup.sh test,docs,bench
+. .venv/bin/activate
+# One torch thread per process: CI machines have two cores and the suite may share them.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+rm -rf docs/_build docs/generated
+python -m sphinx -W --keep-going -q -b html docs docs/_build/html
+echo "docs: built with no warnings"
+python -m pytest "$@"
