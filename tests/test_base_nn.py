@@ -12,19 +12,8 @@ import pandas as pd
 import pytest
 import torch
 from scipy import stats
-from skorch.callbacks import EarlyStopping
 from sklearn.base import clone
-from sklearn.utils.estimator_checks import (
-    check_dataframe_column_names_consistency,
-    check_global_output_transform_pandas,
-    check_inplace_ensure_writeable,
-    check_param_validation,
-    check_set_output_transform,
-    check_set_output_transform_pandas,
-    check_transformer_get_feature_names_out,
-    check_transformer_get_feature_names_out_pandas,
-    parametrize_with_checks,
-)
+from skorch.callbacks import EarlyStopping
 
 from skimpute._base import BaseNNImputer, BatchIterator
 from skimpute.nn import (
@@ -66,27 +55,8 @@ def nan_data(n=60, d=4, seed=0, frac=0.25, dtype=np.float64):
 # --------------------------------------------------------------------------- scikit-learn checks
 
 
-@parametrize_with_checks([tiny()])
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
-
-
-@pytest.mark.parametrize(
-    "check",
-    [
-        check_param_validation,
-        check_set_output_transform,
-        check_set_output_transform_pandas,
-        check_global_output_transform_pandas,
-        check_transformer_get_feature_names_out,
-        check_transformer_get_feature_names_out_pandas,
-        check_dataframe_column_names_consistency,
-        check_inplace_ensure_writeable,
-    ],
-    ids=lambda c: c.__name__,
-)
-def test_extra_sklearn_checks(check):
-    check("NotMIWAEImputer", tiny())
+# scikit-learn's common checks and the extra checks run for every estimator in
+# tests/test_common.py.
 
 
 def test_is_base_nn_imputer_composition():
@@ -185,7 +155,11 @@ def test_global_rng_state_untouched(random_state):
     imp.sample(X, 2)
     assert torch.equal(torch.get_rng_state(), torch_state)
     np_after = np.random.get_state()
-    assert np_after[0] == np_state[0] and np.array_equal(np_after[1], np_state[1]) and np_after[2:] == np_state[2:]
+    assert (
+        np_after[0] == np_state[0]
+        and np.array_equal(np_after[1], np_state[1])
+        and np_after[2:] == np_state[2:]
+    )
 
 
 def test_random_state_none_leaves_torch_state_and_is_deterministic_after_fit():
@@ -202,7 +176,9 @@ def test_nan_loss_stops_with_message(monkeypatch):
         return log_w.mean() * float("nan")
 
     monkeypatch.setattr(NegIWBound, "forward", nan_forward)
-    with pytest.raises(FloatingPointError, match=r"NotMIWAEImputer.*nan at epoch 1 \(batch 1\).*learning rate"):
+    with pytest.raises(
+        FloatingPointError, match=r"NotMIWAEImputer.*nan at epoch 1 \(batch 1\).*learning rate"
+    ):
         tiny().fit(nan_data())
 
 
@@ -231,7 +207,9 @@ def test_score_finite_and_higher_for_better_model():
     z = rng.normal(size=(300, 1))
     X = z @ np.array([[1.0, 0.9, -0.8, 0.7]]) + 0.1 * rng.normal(size=(300, 4))
     X[rng.random(X.shape) < 0.2] = np.nan
-    params = dict(hidden_layer_sizes=(16,), n_importance_samples=5, n_imputation_samples=50, batch_size=32)
+    params = dict(
+        hidden_layer_sizes=(16,), n_importance_samples=5, n_imputation_samples=50, batch_size=32
+    )
     short = tiny(max_epochs=1, lr=1e-4, **params).fit(X)
     long = tiny(max_epochs=40, lr=5e-3, **params).fit(X)
     s_short, s_long = short.score(X), long.score(X)
@@ -245,7 +223,9 @@ def test_score_includes_scaling_jacobian():
     b = tiny().fit(X * 10.0)
     # the same network on data ten times larger: the density is lower by log(10) per observed entry
     n_obs = (~np.isnan(X)).sum(axis=1).mean()
-    assert b.score(X * 10.0) == pytest.approx(a.score(X) - n_obs * math.log(10.0), rel=1e-4, abs=1e-4)
+    assert b.score(X * 10.0) == pytest.approx(
+        a.score(X) - n_obs * math.log(10.0), rel=1e-4, abs=1e-4
+    )
 
 
 def test_constant_column_and_scale_false():
@@ -311,7 +291,9 @@ def test_cuda_fit_transform_and_pickle_to_cpu():
     out = imp.transform(X)
     assert np.isfinite(out).all()
     assert next(imp.net_.module_.parameters()).is_cuda
-    np.testing.assert_allclose(pickle.loads(pickle.dumps(imp)).transform(X), out, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        pickle.loads(pickle.dumps(imp)).transform(X), out, rtol=1e-5, atol=1e-6
+    )
 
 
 # --------------------------------------------------------------------------- skimpute.nn blocks
@@ -354,7 +336,13 @@ def test_mixture_median_matches_numerical():
     scale = torch.tensor([[[1.0]], [[0.5]]])
     w = torch.tensor([0.3, 0.7])
     dist = Normal(loc, scale)
-    med = mixture_median(torch.log(w)[:, None], dist.cdf, torch.full((1, 1), -10.0), torch.full((1, 1), 10.0), n_iter=60)
+    med = mixture_median(
+        torch.log(w)[:, None],
+        dist.cdf,
+        torch.full((1, 1), -10.0),
+        torch.full((1, 1), 10.0),
+        n_iter=60,
+    )
     cdf = 0.3 * stats.norm.cdf(med.item(), 0, 1) + 0.7 * stats.norm.cdf(med.item(), 3, 0.5)
     assert cdf == pytest.approx(0.5, abs=1e-6)
 
@@ -371,7 +359,9 @@ def test_row_noise_is_per_row():
 def test_student_t_rsample_distribution():
     from torch.distributions import StudentT
 
-    dist = StudentT(torch.full((20000, 1, 1), 5.0), torch.zeros(20000, 1, 1), torch.ones(20000, 1, 1))
+    dist = StudentT(
+        torch.full((20000, 1, 1), 5.0), torch.zeros(20000, 1, 1), torch.ones(20000, 1, 1)
+    )
     torch.manual_seed(0)
     x = observation_rsample(dist, GlobalNoise()).flatten().numpy()
     assert stats.kstest(x, stats.t(df=5).cdf).pvalue > 1e-3

@@ -58,7 +58,9 @@ def test_beats_miwae_on_figure_1_censoring():
     assert proba.shape == Xm.shape and np.all((proba >= 0) & (proba <= 1))
     assert proba[miss[:, 0], 0].mean() < proba[~miss[:, 0], 0].mean() - 0.15
     # MIWAE's mask probabilities are the observed fractions
-    np.testing.assert_allclose(miwae.predict_mask_proba(Xm)[0], (~miss).mean(axis=0).clip(1e-3, 1 - 1e-3), rtol=1e-5)
+    np.testing.assert_allclose(
+        miwae.predict_mask_proba(Xm)[0], (~miss).mean(axis=0).clip(1e-3, 1 - 1e-3), rtol=1e-5
+    )
 
 
 def test_grid_search_in_pipeline_uses_score():
@@ -102,7 +104,13 @@ def test_grid_search_in_pipeline_uses_score():
 )
 def test_options_run(params):
     _, Xm = censored_gaussian(n=80)
-    base = dict(hidden_layer_sizes=(8,), max_epochs=2, n_importance_samples=3, n_imputation_samples=20, random_state=0)
+    base = dict(
+        hidden_layer_sizes=(8,),
+        max_epochs=2,
+        n_importance_samples=3,
+        n_imputation_samples=20,
+        random_state=0,
+    )
     imp = NotMIWAEImputer(**{**base, **params}).fit(Xm)
     out = imp.transform(Xm)
     assert np.isfinite(out).all()
@@ -121,7 +129,9 @@ def test_missing_model_classes_and_latent_default():
         None: MCARMissing,
     }
     for name, cls in expected.items():
-        imp = NotMIWAEImputer(missing_model=name, hidden_layer_sizes=(4,), max_epochs=1, n_imputation_samples=4).fit(Xm)
+        imp = NotMIWAEImputer(
+            missing_model=name, hidden_layer_sizes=(4,), max_epochs=1, n_imputation_samples=4
+        ).fit(Xm)
         module = imp.net_.module_
         assert isinstance(module, NotMIWAEModule)
         assert isinstance(module.missing, cls)
@@ -143,7 +153,9 @@ def test_median_imputation_differs_from_mean_but_is_close():
     X, Xm = censored_gaussian(n=200)
     params = dict(FIG1, max_epochs=10)
     mean_imp = NotMIWAEImputer(missing_model="selfmasking_known", **params).fit(Xm)
-    median_imp = NotMIWAEImputer(missing_model="selfmasking_known", imputation="median", **params).fit(Xm)
+    median_imp = NotMIWAEImputer(
+        missing_model="selfmasking_known", imputation="median", **params
+    ).fit(Xm)
     a, b = mean_imp.transform(Xm), median_imp.transform(Xm)
     miss = np.isnan(Xm)
     assert not np.array_equal(a, b)
