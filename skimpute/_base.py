@@ -180,7 +180,11 @@ class BatchIterator:
         order = torch.randperm(self.n) if self.shuffle else None
         for b in range(len(self)):
             start = b * self.batch_size
-            rows = slice(start, start + self.batch_size) if order is None else order[start : start + self.batch_size]
+            rows = (
+                slice(start, start + self.batch_size)
+                if order is None
+                else order[start : start + self.batch_size]
+            )
             yield {k: v[rows] for k, v in self.X.items()}, None
 
 
@@ -287,8 +291,12 @@ class ImputerNet(NeuralNet):
         loss = step["loss"]
         if not torch.isfinite(loss).all():
             epoch = len(self.history)
-            batch_number = len(self.history[-1]["batches"]) if len(self.history) else 0  # current one included
-            raise _NonFiniteLossError(float(loss.detach().cpu().reshape(-1)[0]), epoch, batch_number)
+            batch_number = (
+                len(self.history[-1]["batches"]) if len(self.history) else 0
+            )  # current one included
+            raise _NonFiniteLossError(
+                float(loss.detach().cpu().reshape(-1)[0]), epoch, batch_number
+            )
         return step
 
 
@@ -475,9 +483,15 @@ class BaseNNImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             If ``hidden_layer_sizes`` is not a non-empty sequence of positive integers.
         """
         sizes = np.asarray(self.hidden_layer_sizes)
-        if sizes.ndim != 1 or sizes.size == 0 or not np.all(sizes == np.round(sizes)) or np.any(sizes < 1):
+        if (
+            sizes.ndim != 1
+            or sizes.size == 0
+            or not np.all(sizes == np.round(sizes))
+            or np.any(sizes < 1)
+        ):
             raise ValueError(
-                f"hidden_layer_sizes must be a non-empty sequence of positive integers, got {self.hidden_layer_sizes!r}."
+                "hidden_layer_sizes must be a non-empty sequence of positive integers, got "
+                f"{self.hidden_layer_sizes!r}."
             )
 
     def _floats_per_row(self, n_features):
@@ -594,7 +608,9 @@ class BaseNNImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             ``callbacks`` (a progress bar added when ``verbose``) and ``net_params`` applied last.
         """
         callbacks = copy.deepcopy(self.callbacks) if self.callbacks is not None else []
-        if self.verbose and not any(isinstance(cb[1] if isinstance(cb, tuple) else cb, ProgressBar) for cb in callbacks):
+        if self.verbose and not any(
+            isinstance(cb[1] if isinstance(cb, tuple) else cb, ProgressBar) for cb in callbacks
+        ):
             callbacks = [("progress_bar", ProgressBar())] + list(callbacks)
         params = {
             "module": self._module_class(),
@@ -610,7 +626,9 @@ class BaseNNImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             "verbose": int(self.verbose),
             "device": self.device,
         }
-        params.update({f"module__{k}": v for k, v in self._module_params(n_features, observed_rate).items()})
+        params.update(
+            {f"module__{k}": v for k, v in self._module_params(n_features, observed_rate).items()}
+        )
         params.update(copy.deepcopy(self.net_params) if self.net_params else {})
         return self._net_class()(**params)
 
@@ -649,7 +667,9 @@ class BaseNNImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X : ndarray of shape (n_samples, n_features)
             The validated data, float64 or float32.
         """
-        return validate_data(self, X, dtype=FLOAT_DTYPES, ensure_all_finite="allow-nan", reset=reset)
+        return validate_data(
+            self, X, dtype=FLOAT_DTYPES, ensure_all_finite="allow-nan", reset=reset
+        )
 
     def _chunks(self, X, mask, salt):
         """Split the rows into standardised chunks that fit the transform memory budget.
@@ -683,7 +703,13 @@ class BaseNNImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             stop = min(n, start + rows)
             Xs, m = self._standardise(X[start:stop], mask[start:stop])
             noise = RowNoise(row_seeds(self._transform_seed + salt, start, stop), device)
-            yield start, stop, torch.as_tensor(Xs, device=device), torch.as_tensor(m, device=device), noise
+            yield (
+                start,
+                stop,
+                torch.as_tensor(Xs, device=device),
+                torch.as_tensor(m, device=device),
+                noise,
+            )
 
     def _module_for_inference(self):
         """Return the fitted module, switched to evaluation mode.
@@ -755,7 +781,9 @@ class BaseNNImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         observed_rate = mask.mean(axis=0)
         Xs, m = self._standardise(X, mask)
         rng = check_random_state(self.random_state)
-        fit_seed, self._transform_seed = (int(s) for s in rng.randint(0, np.iinfo(np.int32).max, size=2))
+        fit_seed, self._transform_seed = (
+            int(s) for s in rng.randint(0, np.iinfo(np.int32).max, size=2)
+        )
         net = self._build_net(X.shape[1], observed_rate)
         try:
             with torch.random.fork_rng(devices=self._devices_for_rng()):
@@ -764,8 +792,9 @@ class BaseNNImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         except _NonFiniteLossError as err:
             raise FloatingPointError(
                 f"{type(self).__name__}: the training loss became {err.value} at epoch {err.epoch} "
-                f"(batch {err.batch}), so training was stopped. Try a smaller learning rate (lr={self.lr!r}), "
-                "keep scale=True so that the network sees standardised data, use a larger batch_size, or "
+                f"(batch {err.batch}), so training was stopped. Try a smaller learning rate "
+                f"(lr={self.lr!r}), keep scale=True so that the network sees standardised data, "
+                "use a larger batch_size, or "
                 "clip the gradients with callbacks=[skorch.callbacks.GradientNormClipping(10.0)]."
             ) from None
         self.net_ = net
@@ -863,7 +892,9 @@ class BaseNNImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         draws = np.empty((n_imputations,) + X.shape, dtype=np.float64)
         with torch.inference_mode():
             for start, stop, Xt, mt, noise in self._chunks(X, mask, salt=2):
-                draws[:, start:stop] = self._sample_chunk(module, Xt, mt, noise, n_imputations).double().cpu().numpy()
+                draws[:, start:stop] = (
+                    self._sample_chunk(module, Xt, mt, noise, n_imputations).double().cpu().numpy()
+                )
         draws = draws * self.scale_ + self.mean_
         return np.where(mask, X, draws.astype(X.dtype))
 

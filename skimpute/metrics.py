@@ -256,8 +256,7 @@ def mask_accuracy(mask_true, mask_pred, *, columns=None, threshold=0.5):
                 )
             if ((cols < -n_features) | (cols >= n_features)).any():
                 raise ValueError(
-                    f"columns has indices out of range for {n_features} features: "
-                    f"{cols.tolist()}."
+                    f"columns has indices out of range for {n_features} features: {cols.tolist()}."
                 )
         true = true[..., cols]
         pred = pred[..., cols]

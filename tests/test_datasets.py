@@ -16,8 +16,15 @@ import pandas as pd
 import pytest
 from sklearn.utils import Bunch
 
-from skimpute.datasets import UCI_DATASETS, get_data_home, load_mnist_test_images, load_uci
-from skimpute.datasets import _base, _mnist, _uci
+from skimpute.datasets import (
+    UCI_DATASETS,
+    _base,
+    _mnist,
+    _uci,
+    get_data_home,
+    load_mnist_test_images,
+    load_uci,
+)
 
 EXPECTED = {
     # name: (file, data shape, target, frame columns left out of data besides the target)
@@ -303,7 +310,12 @@ def test_targets(shared_datasets_dir):
     assert yeast.target.nunique() == 10
     red = load_uci("red_wine", data_home=home, as_frame=True)
     assert red.target.value_counts().sort_index().to_dict() == {
-        3: 10, 4: 53, 5: 681, 6: 638, 7: 199, 8: 18
+        3: 10,
+        4: 53,
+        5: 681,
+        6: 638,
+        7: 199,
+        8: 18,
     }
     concrete = load_uci("concrete", data_home=home)
     assert concrete.target.dtype == np.float64
@@ -471,9 +483,7 @@ def test_download_uci_original(name, shared_datasets_dir, server, monkeypatch, t
     assert server.requests == [url_path]
 
 
-def test_download_bare_file_instead_of_archive(
-    shared_datasets_dir, server, monkeypatch, tmp_path
-):
+def test_download_bare_file_instead_of_archive(shared_datasets_dir, server, monkeypatch, tmp_path):
     text = "\n".join(_rows(shared_datasets_dir, "abalone.csv")) + "\n"
     server.files["/abalone.data"] = text.encode()
     monkeypatch.setitem(_uci._UCI_URLS, "abalone", server.url("/abalone.data"))
@@ -508,9 +518,7 @@ def test_download_failure_writes_nothing(
     assert not home.exists()
 
 
-def test_download_into_unwritable_place_says_so(
-    shared_datasets_dir, server, monkeypatch, tmp_path
-):
+def test_download_into_unwritable_place_says_so(shared_datasets_dir, server, monkeypatch, tmp_path):
     url_path, archive = _original_archive("banknote", shared_datasets_dir)
     server.files[url_path] = archive
     monkeypatch.setitem(_uci._UCI_URLS, "banknote", server.url(url_path))
@@ -528,9 +536,7 @@ def test_concrete_download_needs_xlrd(monkeypatch, tmp_path, server):
     assert server.requests == []  # checked before downloading anything
 
 
-def test_concrete_download_parses_the_xls_sheet(
-    shared_datasets_dir, server, monkeypatch, tmp_path
-):
+def test_concrete_download_parses_the_xls_sheet(shared_datasets_dir, server, monkeypatch, tmp_path):
     # No .xls writer is available, so stand in for xlrd with the sheet as pandas reads it:
     # UCI's long column names, and every cell a float (age included).
     canonical = pd.read_csv(shared_datasets_dir / "concrete_compressive_strength.csv")
@@ -559,9 +565,7 @@ def _idx(images, magic=0x00000803):
     return gzip.compress(header + images.tobytes(), compresslevel=1)
 
 
-def test_download_mnist_idx_tries_each_url(
-    shared_datasets_dir, server, monkeypatch, tmp_path
-):
+def test_download_mnist_idx_tries_each_url(shared_datasets_dir, server, monkeypatch, tmp_path):
     images = load_mnist_test_images(data_home=shared_datasets_dir)
     server.files["/mirror/t10k-images-idx3-ubyte.gz"] = _idx(images)
     urls = (

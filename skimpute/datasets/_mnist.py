@@ -33,8 +33,7 @@ def _parse_idx_images(raw):
     magic, n, rows, cols = np.frombuffer(raw[:16], dtype=">i4")
     if magic != 0x00000803:
         raise ValueError(
-            f"not an IDX3 unsigned-byte file: magic number {int(magic):#010x}, "
-            "expected 0x00000803"
+            f"not an IDX3 unsigned-byte file: magic number {int(magic):#010x}, expected 0x00000803"
         )
     expected = int(n) * int(rows) * int(cols)
     if len(raw) - 16 != expected:

@@ -24,9 +24,7 @@ UCI_DATASETS = ("banknote", "concrete", "red_wine", "white_wine", "yeast", "abal
 #: Where each original is downloaded from; tests point these at a local server.
 _UCI_URLS = {
     "banknote": "https://archive.ics.uci.edu/static/public/267/banknote+authentication.zip",
-    "concrete": (
-        "https://archive.ics.uci.edu/static/public/165/concrete+compressive+strength.zip"
-    ),
+    "concrete": ("https://archive.ics.uci.edu/static/public/165/concrete+compressive+strength.zip"),
     "red_wine": "https://archive.ics.uci.edu/static/public/186/wine+quality.zip",
     "white_wine": "https://archive.ics.uci.edu/static/public/186/wine+quality.zip",
     "yeast": "https://archive.ics.uci.edu/static/public/110/yeast.zip",
@@ -132,8 +130,8 @@ _SPECS = {
             excluded=(),
             member="Concrete_Data.xls",
             citation=(
-                "I-Cheng Yeh, \"Modeling of strength of high performance concrete using "
-                "artificial neural networks\", Cement and Concrete Research 28(12):1797-1808, "
+                'I-Cheng Yeh, "Modeling of strength of high performance concrete using '
+                'artificial neural networks", Cement and Concrete Research 28(12):1797-1808, '
                 "1998."
             ),
             notes=(
@@ -155,8 +153,8 @@ _SPECS = {
             excluded=(),
             member="winequality-red.csv",
             citation=(
-                "P. Cortez, A. Cerdeira, F. Almeida, T. Matos, J. Reis, \"Modeling wine "
-                "preferences by data mining from physicochemical properties\", Decision Support "
+                'P. Cortez, A. Cerdeira, F. Almeida, T. Matos, J. Reis, "Modeling wine '
+                'preferences by data mining from physicochemical properties", Decision Support '
                 "Systems 47(4):547-553, 2009."
             ),
             notes=(
@@ -176,8 +174,8 @@ _SPECS = {
             excluded=(),
             member="winequality-white.csv",
             citation=(
-                "P. Cortez, A. Cerdeira, F. Almeida, T. Matos, J. Reis, \"Modeling wine "
-                "preferences by data mining from physicochemical properties\", Decision Support "
+                'P. Cortez, A. Cerdeira, F. Almeida, T. Matos, J. Reis, "Modeling wine '
+                'preferences by data mining from physicochemical properties", Decision Support '
                 "Systems 47(4):547-553, 2009."
             ),
             notes=(
@@ -207,8 +205,8 @@ _SPECS = {
             excluded=(),
             member="yeast.data",
             citation=(
-                "P. Horton and K. Nakai, \"A Probabilistic Classification System for Predicting "
-                "the Cellular Localization Sites of Proteins\", ISMB 1996, pp. 109-115."
+                'P. Horton and K. Nakai, "A Probabilistic Classification System for Predicting '
+                'the Cellular Localization Sites of Proteins", ISMB 1996, pp. 109-115.'
             ),
             notes=(
                 "Eight scores computed from protein sequences and the protein's localisation "
@@ -238,9 +236,9 @@ _SPECS = {
             excluded=("sex",),
             member="abalone.data",
             citation=(
-                "W. J. Nash, T. L. Sellers, S. R. Talbot, A. J. Cawthorn, W. B. Ford, \"The "
+                'W. J. Nash, T. L. Sellers, S. R. Talbot, A. J. Cawthorn, W. B. Ford, "The '
                 "Population Biology of Abalone (Haliotis species) in Tasmania. I. Blacklip "
-                "Abalone (H. rubra) from the North Coast and Islands of Bass Strait\", Sea "
+                'Abalone (H. rubra) from the North Coast and Islands of Bass Strait", Sea '
                 "Fisheries Division, Technical Report No. 48, 1994."
             ),
             notes=(
@@ -396,9 +394,7 @@ def _describe(spec, n_samples):
     )
 
 
-def load_uci(
-    name, *, data_home=None, download_if_missing=True, as_frame=False, return_X_y=False
-):
+def load_uci(name, *, data_home=None, download_if_missing=True, as_frame=False, return_X_y=False):
     """Load one of the UCI datasets of the tabular imputation benchmarks.
 
     The dataset is read from its canonical CSV file in the data home (see

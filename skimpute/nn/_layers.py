@@ -162,7 +162,9 @@ class SetEmbedding(nn.Module):
 
     def __init__(self, n_features, embedding_size=20, code_size=20):
         super().__init__()
-        self.embedding = nn.Parameter(torch.randn(n_features, embedding_size) / math.sqrt(embedding_size))
+        self.embedding = nn.Parameter(
+            torch.randn(n_features, embedding_size) / math.sqrt(embedding_size)
+        )
         self.shared = glorot_linear(embedding_size + 1, code_size)
         self.out_features = code_size
 
@@ -236,7 +238,9 @@ class GaussianEncoder(nn.Module):
     (torch.Size([5, 2]), torch.Size([5, 2]))
     """
 
-    def __init__(self, n_features, latent_dim, hidden_layer_sizes, activation="tanh", set_encoder=False):
+    def __init__(
+        self, n_features, latent_dim, hidden_layer_sizes, activation="tanh", set_encoder=False
+    ):
         super().__init__()
         self.set_embedding = SetEmbedding(n_features) if set_encoder else None
         in_features = self.set_embedding.out_features if set_encoder else n_features

@@ -89,7 +89,9 @@ class MissingModel(nn.Module):
             dimension reduced.
         """
         logits = self(x)
-        return -binary_cross_entropy_with_logits(logits, mask.expand_as(logits), reduction="none").sum(-1)
+        return -binary_cross_entropy_with_logits(
+            logits, mask.expand_as(logits), reduction="none"
+        ).sum(-1)
 
 
 class SelfMasking(MissingModel):
@@ -97,7 +99,8 @@ class SelfMasking(MissingModel):
 
     Each feature is missing because of its own value:
     ``P(s_j = 1 | x) = sigmoid(-w_j (x_j - b_j))``, a logistic regression of ``s_j`` on ``x_j``
-    alone. With ``w_j > 0`` high values are more likely to be missing (censoring from above). This is the not-MIWAE's
+    alone. With ``w_j > 0`` high values are more likely to be missing (censoring from above).
+    This is the not-MIWAE's
     ``"selfmasking"`` model, or ``"selfmasking_known"`` with `known_sign`.
 
     Parameters
@@ -280,9 +283,15 @@ class MCARMissing(MissingModel):
 
     def __init__(self, n_features, observed_rate=None):
         super().__init__()
-        rate = np.full(n_features, 0.5) if observed_rate is None else np.asarray(observed_rate, dtype=float)
+        rate = (
+            np.full(n_features, 0.5)
+            if observed_rate is None
+            else np.asarray(observed_rate, dtype=float)
+        )
         rate = np.clip(rate, 1e-3, 1 - 1e-3)
-        self.register_buffer("logits", torch.as_tensor(np.log(rate) - np.log1p(-rate), dtype=torch.float32))
+        self.register_buffer(
+            "logits", torch.as_tensor(np.log(rate) - np.log1p(-rate), dtype=torch.float32)
+        )
 
     def forward(self, x):
         """Return the fixed logits, expanded to the shape of `x`.
@@ -300,7 +309,9 @@ class MCARMissing(MissingModel):
         return self.logits.expand(x.shape)
 
 
-def make_missing_model(name, n_features, hidden_layer_sizes=(128,), activation="tanh", observed_rate=None):
+def make_missing_model(
+    name, n_features, hidden_layer_sizes=(128,), activation="tanh", observed_rate=None
+):
     """Build the missing-data model ``p(s | x)`` called `name`.
 
     Parameters

@@ -100,7 +100,9 @@ class MLPDecoder(nn.Module):
     torch.Size([10, 5, 3])
     """
 
-    def __init__(self, latent_dim, n_features, hidden_layer_sizes, activation="tanh", likelihood="gaussian"):
+    def __init__(
+        self, latent_dim, n_features, hidden_layer_sizes, activation="tanh", likelihood="gaussian"
+    ):
         super().__init__()
         self.likelihood = likelihood
         n_heads = 2 if likelihood == "gaussian" else 3
@@ -119,7 +121,9 @@ class MLPDecoder(nn.Module):
         px : torch.distributions.Normal or torch.distributions.StudentT
             The observation model, with batch shape ``(S, B, n_features)``.
         """
-        return _make_distribution(self.likelihood, *self.net(z).chunk(2 if self.likelihood == "gaussian" else 3, dim=-1))
+        return _make_distribution(
+            self.likelihood, *self.net(z).chunk(2 if self.likelihood == "gaussian" else 3, dim=-1)
+        )
 
 
 class LinearDecoder(nn.Module):

@@ -139,7 +139,12 @@ def row_seeds(seed, start, stop):
     seq = np.random.SeedSequence([int(seed)])
     # one 63-bit seed per row position; SeedSequence spawn keys give independent streams
     return [
-        int(np.random.SeedSequence(seq.entropy, spawn_key=(int(i),)).generate_state(2, np.uint32).view(np.uint64)[0] >> 1)
+        int(
+            np.random.SeedSequence(seq.entropy, spawn_key=(int(i),))
+            .generate_state(2, np.uint32)
+            .view(np.uint64)[0]
+            >> 1
+        )
         for i in range(start, stop)
     ]
 
@@ -205,10 +210,13 @@ class RowNoise:
         """
         shape = tuple(shape)
         if shape[1] != len(self.generators):
-            raise ValueError(f"expected {len(self.generators)} rows in dimension 1, got shape {shape}")
+            raise ValueError(
+                f"expected {len(self.generators)} rows in dimension 1, got shape {shape}"
+            )
         row_shape = shape[:1] + shape[2:]
         return torch.stack(
-            [torch.randn(row_shape, generator=g, device=self.device) for g in self.generators], dim=1
+            [torch.randn(row_shape, generator=g, device=self.device) for g in self.generators],
+            dim=1,
         )
 
     def standard_gamma(self, alpha):
@@ -225,7 +233,10 @@ class RowNoise:
             One draw per element of `alpha`; ``g[:, i]`` comes from the generator of row ``i``.
         """
         return torch.stack(
-            [torch._standard_gamma(alpha[:, i].contiguous(), generator=g) for i, g in enumerate(self.generators)],
+            [
+                torch._standard_gamma(alpha[:, i].contiguous(), generator=g)
+                for i, g in enumerate(self.generators)
+            ],
             dim=1,
         )
 
@@ -245,7 +256,10 @@ class RowNoise:
             Indices in ``[0, S)``, of dtype int64.
         """
         return torch.stack(
-            [torch.multinomial(probs[i], n, replacement=True, generator=g) for i, g in enumerate(self.generators)]
+            [
+                torch.multinomial(probs[i], n, replacement=True, generator=g)
+                for i, g in enumerate(self.generators)
+            ]
         )
 
 

@@ -48,8 +48,8 @@ class NotMIWAEImputer(BaseNNImputer):
         The input of the missing model is the observed values plus a reparameterised sample of
         the missing ones, for each importance sample.
     latent_dim : int, default=None
-        Size of the latent space (``d`` in the paper); ``None`` means ``n_features - 1`` (at least 1),
-        the paper's choice.
+        Size of the latent space (``d`` in the paper); ``None`` means ``n_features - 1`` (at
+        least 1), the paper's choice.
     hidden_layer_sizes : array-like of int, default=(128, 128)
         Widths of the hidden layers of the encoder and of the MLP decoder (the paper: two layers
         of 128).
@@ -141,7 +141,8 @@ class NotMIWAEImputer(BaseNNImputer):
     >>> import numpy as np
     >>> from skimpute.notmiwae import NotMIWAEImputer
     >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(200, 3)) @ np.array([[1.0, 0.8, 0.5], [0.0, 0.6, 0.3], [0.0, 0.0, 0.4]])
+    >>> A = np.array([[1.0, 0.8, 0.5], [0.0, 0.6, 0.3], [0.0, 0.0, 0.4]])
+    >>> X = rng.normal(size=(200, 3)) @ A
     >>> X[X[:, 0] > 0, 0] = np.nan  # values above the mean go missing
     >>> imputer = NotMIWAEImputer(missing_model="selfmasking_known", max_epochs=5,
     ...                           n_imputation_samples=100, random_state=0)
@@ -152,7 +153,10 @@ class NotMIWAEImputer(BaseNNImputer):
 
     _parameter_constraints: dict = {
         **BaseNNImputer._parameter_constraints,
-        "missing_model": [StrOptions({"selfmasking", "selfmasking_known", "linear", "nonlinear"}), None],
+        "missing_model": [
+            StrOptions({"selfmasking", "selfmasking_known", "linear", "nonlinear"}),
+            None,
+        ],
         "encoder": [StrOptions({"mlp", "set"})],
         "decoder": [StrOptions({"mlp", "linear"})],
         "likelihood": [StrOptions(set(LIKELIHOODS))],
@@ -246,4 +250,9 @@ class NotMIWAEImputer(BaseNNImputer):
         Z = np.where(mask, Xs, Z).astype(np.float32)
         module = self._module_for_inference()
         with torch.inference_mode():
-            return module.mask_proba(torch.as_tensor(Z, device=self.net_.device)).double().cpu().numpy()
+            return (
+                module.mask_proba(torch.as_tensor(Z, device=self.net_.device))
+                .double()
+                .cpu()
+                .numpy()
+            )

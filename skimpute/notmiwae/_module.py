@@ -69,12 +69,16 @@ class NotMIWAEModule(nn.Module):
         super().__init__()
         hidden = tuple(int(h) for h in hidden_layer_sizes)
         self.n_importance_samples = int(n_importance_samples)
-        self.encoder = GaussianEncoder(n_features, latent_dim, hidden, activation, set_encoder=encoder == "set")
+        self.encoder = GaussianEncoder(
+            n_features, latent_dim, hidden, activation, set_encoder=encoder == "set"
+        )
         if decoder == "linear":
             self.decoder = LinearDecoder(latent_dim, n_features, likelihood)
         else:
             self.decoder = MLPDecoder(latent_dim, n_features, hidden, activation, likelihood)
-        self.missing = make_missing_model(missing_model, n_features, hidden, activation, observed_rate)
+        self.missing = make_missing_model(
+            missing_model, n_features, hidden, activation, observed_rate
+        )
 
     # ------------------------------------------------------------------ core
     def importance(self, X, mask, n_samples, noise=None, need_x_sample=False):
@@ -127,7 +131,9 @@ class NotMIWAEModule(nn.Module):
     def sample(self, X, mask, n_samples, n_draws, noise=None):
         """Sampling importance resampling: ``(n_draws, B, D)`` draws of the completed rows."""
         log_w, _, x_full = self.importance(X, mask, n_samples, noise, need_x_sample=True)
-        return importance_resample(log_w, x_full, n_draws, noise if noise is not None else GlobalNoise(X.device))
+        return importance_resample(
+            log_w, x_full, n_draws, noise if noise is not None else GlobalNoise(X.device)
+        )
 
     def mask_proba(self, X_full):
         """``P(s_j = 1 | x)`` of the missing model at complete (standardised) data ``(B, D)``."""
