@@ -1,0 +1,30 @@
+"""skimpute: scikit-learn imputers built on deep generative models.
+
+The imputers are scikit-learn transformers: they take an array or DataFrame with NaN for the
+missing entries and return it completed, with the observed entries unchanged. The sub-modules
+hold what surrounds them:
+
+- :mod:`skimpute.ampute`: seeded mask generators (MCAR, MAR, MNAR self-masking, censoring,
+  image occlusion, sequence steps);
+- :mod:`skimpute.metrics`: errors on the missing entries, mask accuracy and the scorers used
+  with :class:`~sklearn.model_selection.GridSearchCV`;
+- :mod:`skimpute.datasets`: loaders for the UCI benchmark data and MNIST test images;
+- :mod:`skimpute.baselines`: non-neural baselines such as :class:`MissForestImputer`;
+- :mod:`skimpute.nn`: the torch building blocks the neural imputers share.
+"""
+
+from skimpute import ampute, datasets, metrics, nn
+from skimpute.baselines import MissForestImputer
+from skimpute.notmiwae import NotMIWAEImputer
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "MissForestImputer",
+    "NotMIWAEImputer",
+    "__version__",
+    "ampute",
+    "datasets",
+    "metrics",
+    "nn",
+]
