@@ -16,6 +16,6 @@ fi
 . .venv/bin/activate
 torch_spec="${SKIMPUTE_TORCH_SPEC:-torch==2.13.0}"
 if ! python -c "import torch" >/dev/null 2>&1; then
-    python -m pip install -q "$torch_spec"
+    python -m pip install -qq "$torch_spec"
 fi
-python -m pip install -q -e ".[${extras}]"
+python -m pip install -qq -e ".[${extras}]"
