@@ -1,5 +1,8 @@
 """The benchmark datasets and the papers' missing-data protocols."""
 
+import os
+from pathlib import Path
+
 import numpy as np
 from sklearn.datasets import load_breast_cancer
 from sklearn.preprocessing import StandardScaler
@@ -9,6 +12,21 @@ from skimpute.datasets import load_uci
 
 #: Datasets of the MNAR tables: scikit-learn's breast cancer and the six UCI sets.
 MNAR_DATASETS = ("breast", "banknote", "concrete", "red_wine", "white_wine", "yeast", "abalone")
+
+
+#: The shared benchmark data beside the repository, as CI and the developers have it.
+SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+def default_data_home():
+    """Where the benchmarks read the UCI files when no ``--data-home`` is given.
+
+    ``$SKIMPUTE_DATA`` if set, else ``../shared/datasets`` beside the repository when it exists,
+    else None (``load_uci``'s own default: its cache folder, downloading what is missing).
+    """
+    if os.environ.get("SKIMPUTE_DATA"):
+        return os.environ["SKIMPUTE_DATA"]
+    return str(SHARED_DATASETS) if SHARED_DATASETS.is_dir() else None
 
 
 def load_complete(name, data_home=None):
@@ -21,7 +39,7 @@ def load_complete(name, data_home=None):
     if name == "breast":
         X = load_breast_cancer().data
     else:
-        X = load_uci(name, data_home=data_home).data
+        X = load_uci(name, data_home=data_home or default_data_home()).data
     return StandardScaler().fit_transform(np.asarray(X, dtype=np.float64))
 
 

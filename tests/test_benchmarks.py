@@ -81,8 +81,11 @@ def test_paper_value_lookup(shared_paper_results):
     assert paper_value(NOT_MIWAE_TABLE1, "breast", "no-such-method", shared_paper_results) is None
 
 
-def test_uci_datasets_load_standardised(shared_datasets_dir):
-    X = load_complete("banknote", data_home=shared_datasets_dir)
+def test_uci_datasets_load_standardised(shared_datasets_dir, monkeypatch):
+    # With no data home given, the runner reads ../shared/datasets beside the repository.
+    monkeypatch.delenv("SKIMPUTE_DATA", raising=False)
+    monkeypatch.setenv("HOME", "/nonexistent")  # so load_uci's own cache cannot serve it
+    X = load_complete("banknote")
     assert X.shape == (1372, 4)
     assert np.allclose(X.mean(axis=0), 0, atol=1e-12)
 
