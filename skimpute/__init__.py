@@ -15,11 +15,13 @@ hold what surrounds them:
 
 from skimpute import ampute, datasets, metrics, nn
 from skimpute.baselines import MissForestImputer
+from skimpute.gnr import GNRImputer
 from skimpute.notmiwae import NotMIWAEImputer
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "GNRImputer",
     "MissForestImputer",
     "NotMIWAEImputer",
     "__version__",

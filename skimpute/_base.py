@@ -738,11 +738,35 @@ class BaseNNImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X_hat : ndarray of shape (n_samples, n_features)
             Imputations (float64) of every entry, observed ones included, standardised.
         """
+        return self._map_chunks(X, mask, self._impute_chunk, salt=0)
+
+    def _map_chunks(self, X, mask, chunk_fn, salt):
+        """Apply a function of the fitted module to the rows, chunk by chunk.
+
+        Parameters
+        ----------
+        X, mask : ndarray of shape (n_samples, n_features)
+            As in :meth:`_chunks`.
+        chunk_fn : callable
+            Called as ``chunk_fn(module, X_chunk, mask_chunk, noise)`` under
+            :func:`torch.inference_mode` with the module in evaluation mode, the zero-filled
+            standardised rows and their mask (Tensors of shape ``(B, n_features)``) and the
+            chunk's :class:`~skimpute.nn.RowNoise`; returns a Tensor of shape
+            ``(B, n_features)``.
+        salt : int
+            Added to the transform seed (0 for ``transform``, so that functions called with 0
+            see the importance samples of ``transform``).
+
+        Returns
+        -------
+        out : ndarray of shape (n_samples, n_features)
+            The outputs of `chunk_fn`, stacked (float64).
+        """
         module = self._module_for_inference()
         out = np.empty(X.shape, dtype=np.float64)
         with torch.inference_mode():
-            for start, stop, Xt, mt, noise in self._chunks(X, mask, salt=0):
-                out[start:stop] = self._impute_chunk(module, Xt, mt, noise).double().cpu().numpy()
+            for start, stop, Xt, mt, noise in self._chunks(X, mask, salt=salt):
+                out[start:stop] = chunk_fn(module, Xt, mt, noise).double().cpu().numpy()
         return out
 
     # ---------------------------------------------------------------- public API

@@ -23,20 +23,24 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from skimpute import MissForestImputer, NotMIWAEImputer
+from skimpute import GNRImputer, MissForestImputer, NotMIWAEImputer
 
 torch.set_num_threads(1)
 
+#: the tiny budget of the neural imputers
+TINY_NN = dict(
+    hidden_layer_sizes=(8,),
+    max_epochs=2,
+    batch_size=16,
+    n_importance_samples=2,
+    n_imputation_samples=8,
+    random_state=0,
+)
+
 ESTIMATORS = [
     MissForestImputer(n_estimators=5, max_iter=3, n_jobs=1, random_state=0),
-    NotMIWAEImputer(
-        hidden_layer_sizes=(8,),
-        max_epochs=2,
-        batch_size=16,
-        n_importance_samples=2,
-        n_imputation_samples=8,
-        random_state=0,
-    ),
+    NotMIWAEImputer(**TINY_NN),
+    GNRImputer(**TINY_NN),
 ]
 IDS = [type(e).__name__ for e in ESTIMATORS]
 

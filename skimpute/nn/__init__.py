@@ -1,13 +1,14 @@
 """Torch building blocks shared by the neural imputers.
 
-The variational imputers (not-MIWAE, MIWAE) assemble their torch modules from these pieces: an
+The variational imputers (not-MIWAE, MIWAE, GNR) assemble their torch modules from these pieces: an
 encoder for ``q(z | x_o)``, an observation model ``p(x | z)``, a missing-data model ``p(s | x)``,
 the importance-weighted bound with ``K`` samples that training maximises, and the
 self-normalised importance sampling with ``L`` samples that imputes at transform.
 
 - encoders: :func:`make_mlp`, :class:`GaussianEncoder`, :class:`SetEmbedding`;
 - observation models ``p(x | z)``: :class:`MLPDecoder`, :class:`LinearDecoder`;
-- missing-data models ``p(s | x)``: :func:`make_missing_model` and its classes;
+- missing-data models ``p(s | x)``: :func:`make_missing_model` and its classes, and GNR's mask
+  decoder ``p(m | z, u)``, :class:`MaskDecoder`;
 - the importance-weighted bound: :func:`iw_bound`, :class:`NegIWBound`;
 - sampling: seeded noise sources, self-normalised importance sampling, resampling, mixture medians.
 
@@ -21,6 +22,7 @@ from skimpute.nn._layers import ACTIVATIONS, GaussianEncoder, SetEmbedding, make
 from skimpute.nn._missing import (
     MISSING_MODELS,
     LinearMissing,
+    MaskDecoder,
     MCARMissing,
     MissingModel,
     NonlinearMissing,
@@ -32,6 +34,7 @@ from skimpute.nn._observation import (
     LinearDecoder,
     MLPDecoder,
     observation_cdf,
+    observation_median,
     observation_rsample,
 )
 from skimpute.nn._sampling import (
@@ -54,6 +57,7 @@ __all__ = [
     "LinearMissing",
     "MCARMissing",
     "MLPDecoder",
+    "MaskDecoder",
     "MissingModel",
     "NegIWBound",
     "NonlinearMissing",
@@ -66,6 +70,7 @@ __all__ = [
     "make_mlp",
     "mixture_median",
     "observation_cdf",
+    "observation_median",
     "observation_rsample",
     "row_seeds",
     "snis_mean",

@@ -12,6 +12,8 @@ import math
 import torch
 from torch import nn
 
+_LOG_2PI = math.log(2 * math.pi)
+
 __all__ = ["ACTIVATIONS", "GaussianEncoder", "SetEmbedding", "glorot_linear", "make_mlp"]
 
 #: Activation names accepted by the ``activation`` parameter of the neural imputers.
@@ -269,3 +271,49 @@ class GaussianEncoder(nn.Module):
         h = self.set_embedding(X, mask) if self.set_embedding is not None else X * mask
         mu, log_var = self.head(self.trunk(h)).chunk(2, dim=-1)
         return mu, log_var.clamp(-10.0, 10.0)
+
+    def rsample(self, X, mask, n_samples, noise):
+        """Draw reparameterised latent samples and their prior and proposal log densities.
+
+        The samples are ``z_k = mu + exp(log_var / 2) * eps_k`` with ``eps_k ~ N(0, I)`` drawn
+        from `noise`, so gradients reach the encoder; they are the ``z`` part of the importance
+        samples of the variational imputers, whose log weights contain
+        ``log p(z_k) - log q(z_k | x_o)``.
+
+        Parameters
+        ----------
+        X : Tensor of shape (B, D)
+            Standardised data; the entries where `mask` is 0 are ignored.
+        mask : Tensor of shape (B, D)
+            Mask ``s``, 1.0 where the entry is observed and 0.0 where it is missing.
+        n_samples : int
+            Number ``S`` of samples per row (``K`` in training, ``L`` at transform).
+        noise : GlobalNoise or RowNoise
+            Source of the standard normal draws ``eps``.
+
+        Returns
+        -------
+        z : Tensor of shape (S, B, latent_dim)
+            The samples of ``q(z | x_o)``.
+        log_pz : Tensor of shape (S, B)
+            ``log p(z_k)`` under the standard normal prior ``N(0, I)``.
+        log_qz : Tensor of shape (S, B)
+            ``log q(z_k | x_o)``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from skimpute.nn import GaussianEncoder, GlobalNoise
+        >>> encoder = GaussianEncoder(n_features=3, latent_dim=2, hidden_layer_sizes=(8,))
+        >>> z, log_pz, log_qz = encoder.rsample(torch.zeros(5, 3), torch.ones(5, 3), 4,
+        ...                                     GlobalNoise())
+        >>> z.shape, log_pz.shape, log_qz.shape
+        (torch.Size([4, 5, 2]), torch.Size([4, 5]), torch.Size([4, 5]))
+        """
+        mu, log_var = self(X, mask)
+        std = torch.exp(0.5 * log_var)
+        eps = noise.randn((n_samples,) + tuple(mu.shape))
+        z = mu + std * eps  # (S, B, d)
+        log_pz = -0.5 * (z.pow(2) + _LOG_2PI).sum(-1)
+        log_qz = -0.5 * (eps.pow(2) + _LOG_2PI).sum(-1) - 0.5 * log_var.sum(-1)
+        return z, log_pz, log_qz

@@ -17,7 +17,8 @@ paper and code (Ipsen, Mattei & Frellsen, 2021):
   parameter is learnt, so the training objective is MIWAE's); it makes ``score`` a likelihood of
   ``(x_o, s)`` comparable with the MNAR models.
 
-:func:`make_missing_model` builds a model from its name.
+:func:`make_missing_model` builds a model from its name. :class:`MaskDecoder` is GNR's mask
+model, which decodes the mask from the latent code instead of from the data.
 """
 
 import numpy as np
@@ -31,6 +32,7 @@ __all__ = [
     "MISSING_MODELS",
     "LinearMissing",
     "MCARMissing",
+    "MaskDecoder",
     "MissingModel",
     "NonlinearMissing",
     "SelfMasking",
@@ -283,15 +285,7 @@ class MCARMissing(MissingModel):
 
     def __init__(self, n_features, observed_rate=None):
         super().__init__()
-        rate = (
-            np.full(n_features, 0.5)
-            if observed_rate is None
-            else np.asarray(observed_rate, dtype=float)
-        )
-        rate = np.clip(rate, 1e-3, 1 - 1e-3)
-        self.register_buffer(
-            "logits", torch.as_tensor(np.log(rate) - np.log1p(-rate), dtype=torch.float32)
-        )
+        self.register_buffer("logits", rate_logits(n_features, observed_rate))
 
     def forward(self, x):
         """Return the fixed logits, expanded to the shape of `x`.
@@ -307,6 +301,117 @@ class MCARMissing(MissingModel):
             The logits of the rates, broadcast to ``x.shape`` (a view, no copy).
         """
         return self.logits.expand(x.shape)
+
+
+def rate_logits(n_features, observed_rate=None):
+    """Logits of per-feature observation rates, clipped away from 0 and 1.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of features ``D``.
+    observed_rate : array-like of shape (n_features,), default=None
+        Fraction of observed entries of each feature; clipped to ``[1e-3, 1 - 1e-3]``. None
+        means 0.5 for every feature.
+
+    Returns
+    -------
+    logits : Tensor of shape (n_features,)
+        ``log(rate_j / (1 - rate_j))`` (float32).
+
+    Examples
+    --------
+    >>> from skimpute.nn._missing import rate_logits
+    >>> rate_logits(2, [0.5, 1.0])
+    tensor([0.0000, 6.9068])
+    """
+    rate = (
+        np.full(n_features, 0.5)
+        if observed_rate is None
+        else np.asarray(observed_rate, dtype=float)
+    )
+    rate = np.clip(rate, 1e-3, 1 - 1e-3)
+    return torch.as_tensor(np.log(rate) - np.log1p(-rate), dtype=torch.float32)
+
+
+class MaskDecoder(MissingModel):
+    """Bernoulli decoder of the mask from a latent code, ``p(m | h)`` (GNR's mask decoder).
+
+    An MLP maps a code ``h`` (for GNR the latent variable and the auxiliary variable,
+    ``h = [z, u]``) to the logits of ``P(m_j = 1 | h)``, one independent Bernoulli per feature
+    (``m_j = 1`` when ``x_j`` is observed). Unlike the missing-data models of the not-MIWAE it
+    never sees the data, observed or imputed: the mask is a second modality decoded in
+    parallel with the data.
+
+    The output layer starts with zero weights and biases equal to the logits of
+    `observed_rate`, so the untrained decoder is the missing-completely-at-random model of
+    :class:`MCARMissing`.
+
+    Parameters
+    ----------
+    in_features : int
+        Width of the code ``h``.
+    n_features : int
+        Number of features ``D`` (of mask bits).
+    hidden_layer_sizes : sequence of int, default=(128, 128)
+        Widths of the hidden layers of the MLP.
+    activation : {"tanh", "relu", "elu", "gelu", "leaky_relu", "selu", "sigmoid"}, \
+            default="tanh"
+        Activation of the hidden layers.
+    observed_rate : array-like of shape (n_features,), default=None
+        Fraction of observed entries of each feature, which sets the initial biases (clipped
+        to ``[1e-3, 1 - 1e-3]``); None means 0.5.
+
+    Attributes
+    ----------
+    net : torch.nn.Sequential
+        The MLP, from `in_features` to `n_features` logits.
+
+    See Also
+    --------
+    MCARMissing : The decoder's starting point, fixed observation rates.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skimpute.nn import MaskDecoder
+    >>> decoder = MaskDecoder(4, n_features=3, hidden_layer_sizes=(8,), observed_rate=[0.5] * 3)
+    >>> h = torch.randn(10, 5, 4)  # S = 10 codes for each of B = 5 rows
+    >>> torch.sigmoid(decoder(h))[0, 0]
+    tensor([0.5000, 0.5000, 0.5000], grad_fn=<SelectBackward0>)
+    >>> decoder.log_prob(torch.ones(5, 3), h).shape
+    torch.Size([10, 5])
+    """
+
+    def __init__(
+        self,
+        in_features,
+        n_features,
+        hidden_layer_sizes=(128, 128),
+        activation="tanh",
+        observed_rate=None,
+    ):
+        super().__init__()
+        self.net = make_mlp(in_features, hidden_layer_sizes, n_features, activation)
+        out = self.net[-1]
+        with torch.no_grad():
+            out.weight.zero_()
+            out.bias.copy_(rate_logits(n_features, observed_rate))
+
+    def forward(self, h):
+        """Compute the logits of ``P(m_j = 1 | h)``.
+
+        Parameters
+        ----------
+        h : Tensor of shape (S, B, in_features)
+            Codes; any shape ``(..., in_features)`` is accepted.
+
+        Returns
+        -------
+        logits : Tensor of shape (S, B, n_features)
+            The output of the MLP.
+        """
+        return self.net(h)
 
 
 def make_missing_model(

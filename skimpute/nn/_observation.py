@@ -11,7 +11,8 @@ requires). Two likelihoods are offered:
 
 The scale is ``softplus(.) + 1e-3``. The helpers :func:`observation_rsample` and
 :func:`observation_cdf` draw reparameterised samples of ``x_m`` from a noise source (so that the
-draws can be seeded per row) and evaluate the CDF used by the median imputation.
+draws can be seeded per row) and evaluate the CDF used by the median imputation, which
+:func:`observation_median` computes.
 """
 
 import torch
@@ -20,8 +21,16 @@ from torch.distributions import Normal, StudentT
 from torch.nn.functional import softplus
 
 from skimpute.nn._layers import glorot_linear, make_mlp
+from skimpute.nn._sampling import mixture_median
 
-__all__ = ["LIKELIHOODS", "LinearDecoder", "MLPDecoder", "observation_cdf", "observation_rsample"]
+__all__ = [
+    "LIKELIHOODS",
+    "LinearDecoder",
+    "MLPDecoder",
+    "observation_cdf",
+    "observation_median",
+    "observation_rsample",
+]
 
 #: Names accepted by the ``likelihood`` parameter.
 LIKELIHOODS = ("gaussian", "student_t")
@@ -268,3 +277,46 @@ def observation_cdf(dist, x):
     t = ((x - dist.loc) / dist.scale).detach().cpu().double().numpy()
     df = dist.df.expand_as(dist.loc).detach().cpu().double().numpy()
     return torch.as_tensor(stdtr(df, t), dtype=dist.loc.dtype, device=dist.loc.device)
+
+
+def observation_median(log_w, dist, n_iter=40):
+    """Median of the self-normalised mixture of observation distributions, per entry.
+
+    The conditional-median imputation of eq. (20) of the not-MIWAE paper: each entry solves
+    ``sum_k alpha_k F_k(x) = 0.5``, where ``alpha_k`` are the self-normalised importance weights
+    and ``F_k`` the CDFs of the decoder distributions ``p(x | z_k)``. The root is found by
+    :func:`mixture_median` in the bracket ``[min_k (loc_k - c scale_k), max_k (loc_k + c
+    scale_k)]`` with ``c = 10`` (30 for the Student-t, whose tails are heavier).
+
+    Parameters
+    ----------
+    log_w : Tensor of shape (S, B)
+        Log importance weights, ``S`` samples per row.
+    dist : torch.distributions.Normal or torch.distributions.StudentT
+        The observation distributions ``p(x | z_k)``, with batch shape ``(S, B, D)``.
+    n_iter : int, default=40
+        Number of bisection steps.
+
+    Returns
+    -------
+    median : Tensor of shape (B, D)
+        The median of the mixture, per row and feature.
+
+    See Also
+    --------
+    mixture_median : The bisection.
+    skimpute.nn.snis_mean : The conditional mean, the imputation for the squared error.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch.distributions import Normal
+    >>> from skimpute.nn import observation_median
+    >>> px = Normal(torch.tensor([[[0.0]], [[2.0]]]), torch.ones(2, 1, 1))
+    >>> observation_median(torch.zeros(2, 1), px)  # equal weights: 1 by symmetry
+    tensor([[1.0000]])
+    """
+    spread = 10.0 * dist.scale * (3.0 if isinstance(dist, StudentT) else 1.0)
+    lo = (dist.loc - spread).amin(dim=0)
+    hi = (dist.loc + spread).amax(dim=0)
+    return mixture_median(log_w, lambda x: observation_cdf(dist, x), lo, hi, n_iter=n_iter)

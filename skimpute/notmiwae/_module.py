@@ -12,8 +12,6 @@ and the bound is ``log mean_k w_k`` (eq. 8-9 of the paper). Without a missing mo
 objective is MIWAE's.
 """
 
-import math
-
 import torch
 from torch import nn
 
@@ -25,13 +23,10 @@ from skimpute.nn import (
     importance_resample,
     iw_bound,
     make_missing_model,
-    mixture_median,
-    observation_cdf,
+    observation_median,
     observation_rsample,
     snis_mean,
 )
-
-_LOG_2PI = math.log(2 * math.pi)
 
 
 class NotMIWAEModule(nn.Module):
@@ -90,14 +85,9 @@ class NotMIWAEModule(nn.Module):
             missing model nor ``need_x_sample`` asks for it).
         """
         noise = GlobalNoise(X.device) if noise is None else noise
-        mu, log_var = self.encoder(X, mask)
-        std = torch.exp(0.5 * log_var)
-        eps = noise.randn((n_samples,) + tuple(mu.shape))
-        z = mu + std * eps  # (S, B, d)
+        z, log_pz, log_qz = self.encoder.rsample(X, mask, n_samples, noise)  # z: (S, B, d)
         px = self.decoder(z)
         log_px = (px.log_prob(X) * mask).sum(-1)
-        log_pz = -0.5 * (z.pow(2) + _LOG_2PI).sum(-1)
-        log_qz = -0.5 * (eps.pow(2) + _LOG_2PI).sum(-1) - 0.5 * log_var.sum(-1)
         x_full = None
         if self.missing.depends_on_x or need_x_sample:
             x_full = X * mask + observation_rsample(px, noise) * (1 - mask)
@@ -123,10 +113,7 @@ class NotMIWAEModule(nn.Module):
         log_w, px, _ = self.importance(X, mask, n_samples, noise)
         if method == "mean":
             return snis_mean(log_w, px.mean)
-        spread = 10.0 * px.scale * (3.0 if px.__class__.__name__ == "StudentT" else 1.0)
-        lo = (px.loc - spread).amin(dim=0)
-        hi = (px.loc + spread).amax(dim=0)
-        return mixture_median(log_w, lambda x: observation_cdf(px, x), lo, hi)
+        return observation_median(log_w, px)
 
     def sample(self, X, mask, n_samples, n_draws, noise=None):
         """Sampling importance resampling: ``(n_draws, B, D)`` draws of the completed rows."""
