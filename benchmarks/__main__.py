@@ -21,6 +21,11 @@ def main(argv=None):
     parser.add_argument(
         "--resume", action="store_true", help="reuse raw results already written for a cell"
     )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: write the tables from the raw results already there",
+    )
     parser.add_argument("--out-dir", default=str(RESULTS_DIR), help="where results go")
     parser.add_argument("--data-home", help="folder with the UCI files (else SKIMPUTE_DATA)")
     args = parser.parse_args(argv)
@@ -39,6 +44,7 @@ def main(argv=None):
         methods=args.methods,
         n_seeds=args.seeds,
         resume=args.resume,
+        report_only=args.report_only,
         out_dir=args.out_dir,
         data_home=args.data_home,
     )

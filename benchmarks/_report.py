@@ -23,12 +23,15 @@ def paper_value(table, dataset, method, directory=None):
         return None
     frame = pd.read_csv(path, comment="#")
     hit = frame.loc[frame["method"] == row, column]
-    return float(hit.iloc[0]) if len(hit) else None
+    return float(hit.iloc[0]) * table.scale if len(hit) else None
 
 
 def summarise(records, suite):
     """One row per (dataset, method): RMSE mean and std over seeds, times, memory, papers."""
     frame = pd.DataFrame.from_records(records)
+    if "mask_accuracy" not in frame:
+        frame["mask_accuracy"] = None
+    frame["mask_accuracy"] = frame["mask_accuracy"].astype(float)
     order = {m: i for i, m in enumerate(dict.fromkeys(frame["method"]))}
     grouped = frame.groupby(["dataset", "method"], sort=False)
     table = grouped.agg(
@@ -36,6 +39,7 @@ def summarise(records, suite):
         rmse_mean=("rmse", "mean"),
         rmse_std=("rmse", lambda s: s.std(ddof=0)),
         mae_mean=("mae", "mean"),
+        mask_accuracy=("mask_accuracy", "mean"),
         missing_fraction=("missing_fraction", "mean"),
         fit_seconds=("fit_seconds", "mean"),
         transform_seconds=("transform_seconds", "mean"),
@@ -70,7 +74,11 @@ def to_markdown(table, suite, profile, machine):
         "fit s",
         "transform s",
         "peak MB",
-    ] + papers
+    ]
+    show_mask = table["mask_accuracy"].notna().any()
+    if show_mask:
+        header.append("mask acc")
+    header += papers
     lines = [
         f"# Benchmark suite `{suite.name}` (profile `{profile}`)",
         "",
@@ -81,7 +89,9 @@ def to_markdown(table, suite, profile, machine):
         "RMSE: mean over seeds (± population std), on the missing entries only. Times: mean "
         "seconds per seed. Peak MB: largest resident memory above the level before the call. "
         "Paper columns: the number the paper reports for the same method and data (– where it "
-        "reports none); from `shared/paper_results`.",
+        "reports none); from `shared/paper_results`. mask acc: accuracy of the reconstructed "
+        "mask (`predict_mask_proba` > 0.5) on the features with missing values, mean over seeds "
+        "(a paper column labelled 'mask acc' stands beside it, as a fraction).",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
@@ -96,7 +106,10 @@ def to_markdown(table, suite, profile, machine):
             _fmt(row["fit_seconds"], 2),
             _fmt(row["transform_seconds"], 3),
             _fmt(row["peak_mb"], 1),
-        ] + [_fmt(row.get(p)) for p in papers]
+        ]
+        if show_mask:
+            cells.append(_fmt(row["mask_accuracy"], 3))
+        cells += [_fmt(row.get(p)) for p in papers]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

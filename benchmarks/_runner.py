@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._data import self_masking_task
+from benchmarks._data import make_task, parse_task
 from benchmarks._measure import measure
 from benchmarks._methods import METHODS
-from skimpute.metrics import mae_missing, rmse_missing
+from skimpute.metrics import mae_missing, mask_accuracy, rmse_missing
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -53,8 +53,10 @@ def raw_path(out_dir, suite, dataset, method, seed):
 
 def run_cell(suite, dataset, method, seed, data_home=None):
     """Fit and transform one method on one dataset and seed; return the result record."""
-    X, X_missing, mask = self_masking_task(dataset, p=suite.p, seed=seed, data_home=data_home)
-    estimator = METHODS[method](seed)
+    X, X_missing, mask = make_task(dataset, seed=seed, data_home=data_home, p=suite.p)
+    estimator = METHODS[method](seed, X.shape[0])
+    params = estimator.get_params()
+    estimator.set_params(**{k: v for k, v in suite.method_params.items() if k in params})
     with warnings.catch_warnings():
         # MICE's convergence warning is expected at its default max_iter; it is not an error.
         warnings.simplefilter("ignore", category=Warning)
@@ -67,17 +69,23 @@ def run_cell(suite, dataset, method, seed, data_home=None):
         raise RuntimeError(f"{method} left NaN in its output on {dataset}, seed {seed}")
     if not np.array_equal(X_hat[mask], X_missing[mask]):
         raise RuntimeError(f"{method} changed observed entries on {dataset}, seed {seed}")
+    accuracy = None
+    if hasattr(estimator, "predict_mask_proba"):
+        # GNR's Table 3: the reconstructed mask, on the features that have missing values.
+        proba = estimator.predict_mask_proba(X_missing)
+        accuracy = float(mask_accuracy(mask, proba, columns="missing"))
     return {
         "suite": suite.name,
         "dataset": dataset,
         "method": method,
         "seed": seed,
-        "p": suite.p,
+        "p": parse_task(dataset)[1] or suite.p,
         "n_samples": int(X.shape[0]),
         "n_features": int(X.shape[1]),
         "missing_fraction": float(1 - mask.mean()),
         "rmse": float(rmse_missing(X, X_hat, mask)),
         "mae": float(mae_missing(X, X_hat, mask)),
+        "mask_accuracy": accuracy,
         "fit_seconds": fit_m.seconds,
         "transform_seconds": transform_m.seconds,
         "peak_mb": max(fit_m.peak_mb, transform_m.peak_mb),
@@ -94,6 +102,7 @@ def run_suite(
     methods=None,
     n_seeds=None,
     resume=False,
+    report_only=False,
     out_dir=RESULTS_DIR,
     data_home=None,
     log=print,
@@ -101,7 +110,8 @@ def run_suite(
     """Run every (dataset, method, seed) cell of a suite and return the records.
 
     With ``resume=True`` a cell whose raw JSON file already exists is read back instead of run,
-    so an interrupted suite picks up where it stopped.
+    so an interrupted suite picks up where it stopped. With ``report_only=True`` nothing is run:
+    the cells that have a raw file are read back and the others left out.
     """
     datasets = tuple(datasets or suite.datasets[profile])
     methods = tuple(methods or suite.methods)
@@ -114,8 +124,10 @@ def run_suite(
         for seed in seeds:
             for method in methods:
                 path = raw_path(out_dir, suite, dataset, method, seed)
-                if resume and path.exists():
+                if (resume or report_only) and path.exists():
                     records.append(json.loads(path.read_text()))
+                    continue
+                if report_only:
                     continue
                 record = run_cell(suite, dataset, method, seed, data_home=data_home)
                 path.parent.mkdir(parents=True, exist_ok=True)

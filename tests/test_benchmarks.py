@@ -97,3 +97,104 @@ def test_measure_sees_an_allocation():
     del block
     assert m.seconds > 0
     assert 30 < m.peak_mb < 200
+
+
+def test_neural_budget_is_the_default_on_breast_and_fewer_epochs_on_larger_data():
+    from benchmarks._methods import METHODS, neural_epochs
+
+    assert neural_epochs(569, 32) == 300  # breast cancer: the estimator's own default
+    assert neural_epochs(4898, 32) == 35  # white wine: about the same number of steps
+    assert neural_epochs(10, 32) == 300  # never more than the default
+    estimator = METHODS["not-MIWAE-PPCA_linear"](3, 4898)
+    assert estimator.get_params()["decoder"] == "linear"
+    assert estimator.get_params()["missing_model"] == "linear"
+    assert estimator.get_params()["random_state"] == 3
+    assert estimator.get_params()["max_epochs"] == 35
+    assert METHODS["MIWAE"](0, 100).get_params()["missing_model"] is None
+
+
+def test_paper_table_names_every_not_miwae_row(shared_paper_results):
+    import pandas as pd
+
+    from benchmarks._suites import NOT_MIWAE_METHODS
+
+    rows = set(pd.read_csv(shared_paper_results / NOT_MIWAE_TABLE1.filename, comment="#").method)
+    for method in NOT_MIWAE_METHODS:
+        assert NOT_MIWAE_TABLE1.methods[method] in rows
+
+
+def test_speed_benchmark_writes_its_tables(tmp_path):
+    from benchmarks.speed import main as speed_main
+
+    speed_main(
+        [
+            "--models",
+            "MIWAE",
+            "--batch-sizes",
+            "64",
+            "--train-rows",
+            "128",
+            "--epochs",
+            "2",
+            "--transform-rows",
+            "50",
+            "--out-dir",
+            str(tmp_path),
+        ]
+    )
+    text = (tmp_path / "speed.md").read_text()
+    assert "| MIWAE | 64 | 128 | 2 |" in text
+    assert "| MIWAE | 50 | 1000 |" in text
+    record = json.loads((tmp_path / "raw" / "speed" / "MIWAE__train_b64.json").read_text())
+    assert record["overhead"] > 0 and record["plain_s_per_epoch"] > 0
+
+
+def test_task_names_set_the_missing_data_setting():
+    from benchmarks._data import make_task, parse_task
+
+    assert parse_task("red_wine") == ("red_wine", None, False, 0.0)
+    assert parse_task("red_wine_p20") == ("red_wine", 0.2, False, 0.0)
+    assert parse_task("gauss4_p80_mcar20") == ("gauss4", 0.8, False, 0.2)
+    assert parse_task("gauss4_star") == ("gauss4", None, True, 0.0)
+    X, X_missing, mask = make_task("gauss4_star", seed=0)
+    assert X.shape == (2000, 4) and mask[:, 2:].all()
+    assert np.array_equal(~mask[:, 0], X[:, 0] > 0)  # x1 missing above its mean
+    assert np.array_equal(~mask[:, 1], X[:, 1] < 0)  # x2 missing below its mean
+    _, _, mask = make_task("gauss4_p80_mcar20", seed=0)
+    assert 0.1 < 1 - mask[:, 2:].mean() < 0.3  # MCAR reaches the other columns too
+    X, _, mask = make_task("gauss4_p20", seed=1)
+    above = X[:, :2] > 0
+    assert 0.1 < (~mask[:, :2])[above].mean() < 0.3 and mask[:, :2][~above].all()
+
+
+def test_mask_accuracy_is_recorded_beside_gnr_table3(tmp_path, shared_paper_results):
+    from benchmarks._report import summarise
+    from benchmarks._suites import GNR_TABLE3
+
+    assert paper_value(GNR_TABLE3, "banknote_p80", "GNR", shared_paper_results) == pytest.approx(
+        0.9102
+    )
+    suite = SUITES["gnr_synthetic"]
+    records = run_suite(
+        suite,
+        datasets=("gauss4_p100",),
+        methods=("mean",),
+        n_seeds=1,
+        out_dir=tmp_path,
+        log=lambda *a: None,
+    )
+    assert records[0]["mask_accuracy"] is None  # the mean has no mask model
+    assert summarise(records, suite)["mask_accuracy"].isna().all()
+
+
+def test_alpha_plot_reads_gnr_methods(tmp_path):
+    from benchmarks.plots import method_alpha, plot_alpha
+
+    assert method_alpha("GNR") == 1.0 and method_alpha("GNR_alpha0.01") == 0.01
+    assert method_alpha("MIWAE") is None
+    raw = tmp_path / "raw" / "gnr_alpha" / "banknote_p80"
+    raw.mkdir(parents=True)
+    for method, rmse in [("GNR_alpha0.01", 1.2), ("GNR", 0.9), ("GNR_alpha100", 1.0)]:
+        record = {"dataset": "banknote_p80", "method": method, "rmse": rmse}
+        (raw / f"{method}__seed0.json").write_text(json.dumps(record))
+    assert plot_alpha(tmp_path).exists()
