@@ -23,7 +23,7 @@ import torch
 
 from benchmarks._measure import measure
 from benchmarks._runner import RESULTS_DIR, machine_description
-from skimpute import NotMIWAEImputer
+from skimpute import GNRImputer, NotMIWAEImputer
 from skimpute._base import observed_mask
 from skimpute.ampute import mnar_self_masking
 
@@ -31,6 +31,7 @@ from skimpute.ampute import mnar_self_masking
 MODELS = {
     "NotMIWAE": lambda **kw: NotMIWAEImputer(missing_model="selfmasking_known", **kw),
     "MIWAE": lambda **kw: NotMIWAEImputer(missing_model=None, **kw),
+    "GNR": lambda **kw: GNRImputer(**kw),
 }
 
 

@@ -7,6 +7,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from skimpute.metrics import CompleteDataScorer, HiddenEntriesScorer
 from skimpute.nn import LinearMissing, MCARMissing, NonlinearMissing, SelfMasking
 from skimpute.notmiwae import NotMIWAEImputer
 from skimpute.notmiwae._module import NotMIWAEModule
@@ -86,6 +87,26 @@ def test_grid_search_in_pipeline_uses_score():
     assert not np.isnan(search.transform(Xm)).any()
     # reproducible: the same search gives the same scores
     again = GridSearchCV(pipe, grid, cv=2).fit(Xm)
+    np.testing.assert_array_equal(scores, again.cv_results_["mean_test_score"])
+
+
+@pytest.mark.parametrize("scorer_name", ["complete", "hidden"])
+def test_grid_search_with_the_foundations_scorers(scorer_name):
+    X, Xm = censored_gaussian(n=160, seed=2)
+    imputer = NotMIWAEImputer(
+        hidden_layer_sizes=(8,), max_epochs=3, n_imputation_samples=20, random_state=0
+    )
+    grid = {"missing_model": ["selfmasking_known", None], "n_importance_samples": [1, 5]}
+    if scorer_name == "complete":
+        scorer, y = CompleteDataScorer(), X  # the complete data is the target
+    else:
+        scorer, y = HiddenEntriesScorer(fraction=0.2, random_state=0), None
+    search = GridSearchCV(imputer, grid, scoring=scorer, cv=2).fit(Xm, y)
+    scores = search.cv_results_["mean_test_score"]
+    # minus an error: finite and negative, and the best is the largest
+    assert len(scores) == 4 and np.all(np.isfinite(scores)) and np.all(scores < 0)
+    assert search.best_score_ == scores.max()
+    again = GridSearchCV(imputer, grid, scoring=scorer, cv=2).fit(Xm, y)
     np.testing.assert_array_equal(scores, again.cv_results_["mean_test_score"])
 
 
