@@ -104,7 +104,7 @@ def glorot_linear(in_features, out_features):
     --------
     >>> from skimpute.nn._layers import glorot_linear
     >>> layer = glorot_linear(3, 2)
-    >>> layer.weight.shape, float(layer.bias.abs().sum())
+    >>> layer.weight.shape, float(layer.bias.detach().abs().sum())
     (torch.Size([2, 3]), 0.0)
     """
     layer = nn.Linear(in_features, out_features)
