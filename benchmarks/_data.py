@@ -12,7 +12,21 @@ from skimpute.ampute import mcar, mnar_self_masking
 from skimpute.datasets import load_uci
 
 #: Datasets of the MNAR tables: scikit-learn's breast cancer and the six UCI sets.
-MNAR_DATASETS = ("breast", "banknote", "concrete", "red_wine", "white_wine", "yeast", "abalone")
+MNAR_DATASETS = (
+    "breast",
+    "banknote",
+    "concrete",
+    "concrete_strength",
+    "red_wine",
+    "white_wine",
+    "yeast",
+    "abalone",
+)
+
+#: Datasets that keep their target as a feature: the papers' concrete does (measured: with the
+#: compressive strength among the 9 features, MICE gives 1.696 at p = 1, the papers' 1.70 and
+#: 1.69; without it 1.868), while their mean row (1.85) cannot tell, as 9 // 2 = 8 // 2.
+WITH_TARGET = {"concrete_strength": "concrete"}
 
 
 #: The shared benchmark data beside the repository, as CI and the developers have it.
@@ -35,10 +49,14 @@ def load_complete(name, data_home=None):
 
     The papers' protocol: the target or label column is dropped (``load_uci``'s ``data`` already
     leaves it out; abalone's categorical ``sex`` too), then each column is standardised with its
-    mean and standard deviation.
+    mean and standard deviation. ``concrete_strength`` keeps concrete's target, the compressive
+    strength, as a ninth feature, as the papers did (see :data:`WITH_TARGET`).
     """
     if name == "breast":
         X = load_breast_cancer().data
+    elif name in WITH_TARGET:
+        bunch = load_uci(WITH_TARGET[name], data_home=data_home or default_data_home())
+        X = np.column_stack([bunch.data, bunch.target])
     else:
         X = load_uci(name, data_home=data_home or default_data_home()).data
     return StandardScaler().fit_transform(np.asarray(X, dtype=np.float64))
