@@ -48,7 +48,10 @@ def main(argv=None):
         out_dir=args.out_dir,
         data_home=args.data_home,
     )
-    text = write_report(records, suite, args.profile, machine_description(), args.out_dir)
+    # the machines the records were measured on (a resumed or report-only run may differ)
+    machines = list(dict.fromkeys(r.get("machine") for r in records if r.get("machine")))
+    machine = "; or ".join(machines) if machines else machine_description()
+    text = write_report(records, suite, args.profile, machine, args.out_dir)
     print()
     print(text)
     return 0
