@@ -196,7 +196,7 @@ SUITES = {
         Suite(
             name="gnr_synthetic",
             description=(
-                "GNR's Table 1: a 4-d Gaussian with a 1-d latent structure (2000 rows, "
+                "GNR's Table 1: a 4-d Gaussian with a weak 1-d latent structure (2000 rows, "
                 "standardised; see benchmarks._data.gaussian4), x1 and x2 self-masked above "
                 "their mean with probability 0.2, 0.8 or 1; `star`: x1 missing above its mean, "
                 "x2 below; `p80_mcar20`: 80% self-masking plus 20% MCAR on every feature. Neural "

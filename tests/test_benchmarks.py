@@ -162,6 +162,10 @@ def test_task_names_set_the_missing_data_setting():
     assert np.array_equal(~mask[:, 1], X[:, 1] < 0)  # x2 missing below its mean
     _, _, mask = make_task("gauss4_p80_mcar20", seed=0)
     assert 0.1 < 1 - mask[:, 2:].mean() < 0.3  # MCAR reaches the other columns too
+    # nearly uncorrelated features: the mean imputation gives the paper's mean row (1.71 at 100%)
+    X, X_missing, mask = make_task("gauss4_p100", seed=0)
+    rmse = np.sqrt(np.mean((X - np.nanmean(X_missing, axis=0))[~mask] ** 2))
+    assert rmse == pytest.approx(1.71, abs=0.02)
     X, _, mask = make_task("gauss4_p20", seed=1)
     above = X[:, :2] > 0
     assert 0.1 < (~mask[:, :2])[above].mean() < 0.3 and mask[:, :2][~above].all()
