@@ -8,21 +8,27 @@ hold what surrounds them:
   image occlusion, sequence steps);
 - :mod:`skimpute.metrics`: errors on the missing entries, mask accuracy and the scorers used
   with :class:`~sklearn.model_selection.GridSearchCV`;
-- :mod:`skimpute.datasets`: loaders for the UCI benchmark data and MNIST test images;
-- :mod:`skimpute.baselines`: non-neural baselines such as :class:`MissForestImputer`;
+- :mod:`skimpute.datasets`: loaders for the UCI benchmark data and MNIST test images, and the
+  billiards simulator;
+- :mod:`skimpute.baselines`: baselines such as :class:`MissForestImputer` and the sequence
+  baselines of NAOMI (linear interpolation, KNN, an autoregressive GRU);
 - :mod:`skimpute.nn`: the torch building blocks the neural imputers share.
 """
 
 from skimpute import ampute, datasets, metrics, nn
 from skimpute.baselines import MissForestImputer
 from skimpute.gnr import GNRImputer
+from skimpute.gpsi import GPSIImputer
+from skimpute.naomi import NAOMISequenceImputer
 from skimpute.notmiwae import NotMIWAEImputer
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "GNRImputer",
+    "GPSIImputer",
     "MissForestImputer",
+    "NAOMISequenceImputer",
     "NotMIWAEImputer",
     "__version__",
     "ampute",

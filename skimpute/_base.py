@@ -3,8 +3,9 @@
 The first two helpers (:func:`observed_mask`, :func:`check_no_empty_columns`) are shared with the
 non-neural baselines. :class:`BaseNNImputer` holds the neural imputers' common machinery:
 validation, standardisation, seeding, building and fitting the skorch net, chunked transform,
-``score`` and ``sample``. :class:`ImputerNet` is the skorch net it builds and
-:class:`BatchIterator` the iterator that feeds it batches.
+``score`` and ``sample``; the part of it that the sequence imputers share too (building, seeding
+and fitting the net, chunked inference) is :class:`NeuralNetMixin`. :class:`ImputerNet` is the
+skorch net it builds and :class:`BatchIterator` the iterator that feeds it batches.
 """
 
 import copy
@@ -288,7 +289,22 @@ class ImputerNet(NeuralNet):
             If the loss is nan or infinite; it records the loss, the epoch and the batch.
         """
         step = super().train_step(batch, **fit_params)
-        loss = step["loss"]
+        self._check_finite_loss(step["loss"])
+        return step
+
+    def _check_finite_loss(self, loss):
+        """Raise ``_NonFiniteLossError`` if `loss` is nan or infinite.
+
+        Parameters
+        ----------
+        loss : Tensor
+            The loss of the current training step.
+
+        Raises
+        ------
+        _NonFiniteLossError
+            If the loss is nan or infinite; it records the loss, the epoch and the batch.
+        """
         if not torch.isfinite(loss).all():
             epoch = len(self.history)
             batch_number = (
@@ -297,7 +313,6 @@ class ImputerNet(NeuralNet):
             raise _NonFiniteLossError(
                 float(loss.detach().cpu().reshape(-1)[0]), epoch, batch_number
             )
-        return step
 
 
 def _observed_statistics(X, mask, scale):
@@ -332,7 +347,256 @@ def _observed_statistics(X, mask, scale):
     return mean, std
 
 
-class BaseNNImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class NeuralNetMixin:
+    """What every estimator that fits a skorch net shares, tabular or sequential.
+
+    Building the net from the estimator's parameters (:meth:`_build_net`), drawing the fit and
+    transform seeds (:meth:`_draw_seeds`), fitting inside :func:`torch.random.fork_rng`
+    (:meth:`_fit_net`), checking ``hidden_layer_sizes`` and mapping a function of the fitted
+    module over chunks of rows of bounded memory (:meth:`_map_chunks`). It is a base of
+    :class:`BaseNNImputer` and of the sequence imputers' base; the class that uses it defines
+    the parameters it reads (``lr``, ``max_epochs``, ``batch_size``, ``device``, ``callbacks``,
+    ``verbose``, ``random_state``, ``net_params``, ``hidden_layer_sizes``) and the hooks
+    ``_module_class``, ``_module_params``, ``_criterion_class``, ``_net_class``,
+    ``_standardise`` and ``_floats_per_row``.
+    """
+
+    #: memory budget of one transform chunk, in bytes (the rows per chunk follow from it)
+    _transform_memory_bytes = 256 * 2**20
+
+    #: constraints of the parameters every neural estimator has
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like"],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "scale": ["boolean"],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "device": [str, torch.device],
+        "callbacks": [list, None],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+        "net_params": [dict, None],
+    }
+
+    def _check_params(self, X):
+        """Check the parameters beyond ``_parameter_constraints``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            The validated training data.
+
+        Raises
+        ------
+        ValueError
+            If ``hidden_layer_sizes`` is not a non-empty sequence of positive integers.
+        """
+        sizes = np.asarray(self.hidden_layer_sizes)
+        if (
+            sizes.ndim != 1
+            or sizes.size == 0
+            or not np.all(sizes == np.round(sizes))
+            or np.any(sizes < 1)
+        ):
+            raise ValueError(
+                "hidden_layer_sizes must be a non-empty sequence of positive integers, got "
+                f"{self.hidden_layer_sizes!r}."
+            )
+
+    def _devices_for_rng(self):
+        """Return the CUDA devices whose random state :func:`torch.random.fork_rng` must save.
+
+        Returns
+        -------
+        devices : list of int
+            The index of the CUDA device of ``device``, or an empty list on the CPU.
+        """
+        device = torch.device(self.device)
+        if device.type == "cuda":
+            return [device.index if device.index is not None else torch.cuda.current_device()]
+        return []
+
+    def _build_net(self, *module_args):
+        """Build the (unfitted) skorch net from the estimator's parameters.
+
+        Parameters
+        ----------
+        *module_args
+            Passed to ``_module_params`` (``n_features, observed_rate`` for
+            :class:`BaseNNImputer`).
+
+        Returns
+        -------
+        net : ImputerNet
+            The net, with Adam, :class:`BatchIterator`, no validation split, deep copies of
+            ``callbacks`` (a progress bar added when ``verbose``) and ``net_params`` applied last.
+        """
+        callbacks = copy.deepcopy(self.callbacks) if self.callbacks is not None else []
+        if self.verbose and not any(
+            isinstance(cb[1] if isinstance(cb, tuple) else cb, ProgressBar) for cb in callbacks
+        ):
+            callbacks = [("progress_bar", ProgressBar())] + list(callbacks)
+        params = {
+            "module": self._module_class(),
+            "criterion": self._criterion_class(),
+            "optimizer": torch.optim.Adam,
+            "lr": self.lr,
+            "max_epochs": self.max_epochs,
+            "batch_size": self.batch_size,
+            "train_split": None,
+            "iterator_train": BatchIterator,
+            "iterator_train__shuffle": True,
+            "callbacks": callbacks,
+            "verbose": int(self.verbose),
+            "device": self.device,
+        }
+        params.update({f"module__{k}": v for k, v in self._module_params(*module_args).items()})
+        params.update(self._extra_net_params())
+        params.update(copy.deepcopy(self.net_params) if self.net_params else {})
+        return self._net_class()(**params)
+
+    def _extra_net_params(self):
+        """Return arguments of the net beyond the shared ones (none by default).
+
+        Returns
+        -------
+        params : dict
+            Keyword arguments of the ``_net_class()``, applied before ``net_params``.
+        """
+        return {}
+
+    def _draw_seeds(self):
+        """Draw the fit seed and the transform seed from ``random_state``.
+
+        The transform seed is stored as ``_transform_seed``; the per-row generators of the
+        transform-time methods derive from it (see :func:`~skimpute.nn.row_seeds`).
+
+        Returns
+        -------
+        fit_seed : int
+            The seed of torch's global generator during ``fit``.
+        """
+        rng = check_random_state(self.random_state)
+        fit_seed, self._transform_seed = (
+            int(s) for s in rng.randint(0, np.iinfo(np.int32).max, size=2)
+        )
+        return fit_seed
+
+    def _fit_net(self, net, data, fit_seed):
+        """Fit the net on `data` with torch's global generator seeded, and left as it was.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net built by :meth:`_build_net`.
+        data : dict of str to ndarray
+            The training data, passed to ``net.fit`` as ``X`` (no target).
+        fit_seed : int
+            Seed of torch's global generator inside :func:`torch.random.fork_rng`.
+
+        Raises
+        ------
+        FloatingPointError
+            If the training loss becomes nan or infinite (the net raises
+            ``_NonFiniteLossError``).
+        """
+        try:
+            with torch.random.fork_rng(devices=self._devices_for_rng()):
+                torch.manual_seed(fit_seed)
+                net.fit(data, None)
+        except _NonFiniteLossError as err:
+            raise FloatingPointError(
+                f"{type(self).__name__}: the training loss became {err.value} at epoch {err.epoch} "
+                f"(batch {err.batch}), so training was stopped. Try a smaller learning rate "
+                f"(lr={self.lr!r}), keep scale=True so that the network sees standardised data, "
+                "use a larger batch_size, or "
+                "clip the gradients with callbacks=[skorch.callbacks.GradientNormClipping(10.0)]."
+            ) from None
+
+    def _chunks(self, X, mask, salt):
+        """Split the rows into standardised chunks that fit the transform memory budget.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Validated data with ``np.nan`` for the missing entries.
+        mask : ndarray of bool of shape (n_samples, n_features)
+            True where observed.
+        salt : int
+            Added to the transform seed, so that each method draws its own numbers.
+
+        Yields
+        ------
+        start : int
+            Position of the chunk's first row.
+        stop : int
+            Position after its last row.
+        X_chunk : Tensor of shape (B, n_features)
+            Zero-filled standardised rows (float32), on the net's device.
+        mask_chunk : Tensor of shape (B, n_features)
+            Their mask (float32, 1.0 where observed).
+        noise : skimpute.nn.RowNoise
+            Per-row noise source seeded from the rows' positions.
+        """
+        n, n_features = X.shape
+        rows = max(1, int(self._transform_memory_bytes // (4 * self._floats_per_row(n_features))))
+        device = self.net_.device
+        for start in range(0, n, rows):
+            stop = min(n, start + rows)
+            Xs, m = self._standardise(X[start:stop], mask[start:stop])
+            noise = RowNoise(row_seeds(self._transform_seed + salt, start, stop), device)
+            yield (
+                start,
+                stop,
+                torch.as_tensor(Xs, device=device),
+                torch.as_tensor(m, device=device),
+                noise,
+            )
+
+    def _module_for_inference(self):
+        """Return the fitted module, switched to evaluation mode.
+
+        Returns
+        -------
+        module : torch.nn.Module
+            ``net_.module_``.
+        """
+        module = self.net_.module_
+        module.train(False)
+        return module
+
+    def _map_chunks(self, X, mask, chunk_fn, salt):
+        """Apply a function of the fitted module to the rows, chunk by chunk.
+
+        Parameters
+        ----------
+        X, mask : ndarray of shape (n_samples, n_features)
+            As in :meth:`_chunks`.
+        chunk_fn : callable
+            Called as ``chunk_fn(module, X_chunk, mask_chunk, noise)`` under
+            :func:`torch.inference_mode` with the module in evaluation mode, the zero-filled
+            standardised rows and their mask (Tensors of shape ``(B, n_features)``) and the
+            chunk's :class:`~skimpute.nn.RowNoise`; returns a Tensor of shape
+            ``(B, n_features)``.
+        salt : int
+            Added to the transform seed (0 for ``transform``, so that functions called with 0
+            see the importance samples of ``transform``).
+
+        Returns
+        -------
+        out : ndarray of shape (n_samples, n_features)
+            The outputs of `chunk_fn`, stacked (float64).
+        """
+        module = self._module_for_inference()
+        out = np.empty(X.shape, dtype=np.float64)
+        with torch.inference_mode():
+            for start, stop, Xt, mt, noise in self._chunks(X, mask, salt=salt):
+                out[start:stop] = chunk_fn(module, Xt, mt, noise).double().cpu().numpy()
+        return out
+
+
+class BaseNNImputer(NeuralNetMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Base class of the neural imputers: everything but the model.
 
     It validates the input (NaN = missing), standardises each column with its observed mean and
@@ -400,24 +664,11 @@ class BaseNNImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     ((4, 2), False)
     """
 
-    #: memory budget of one transform chunk, in bytes (the rows per chunk follow from it)
-    _transform_memory_bytes = 256 * 2**20
-
     _parameter_constraints: dict = {
+        **NeuralNetMixin._parameter_constraints,
         "latent_dim": [Interval(Integral, 1, None, closed="left"), None],
-        "hidden_layer_sizes": ["array-like"],
-        "activation": [StrOptions(set(ACTIVATIONS))],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
         "n_imputation_samples": [Interval(Integral, 1, None, closed="left")],
-        "scale": ["boolean"],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "device": [str, torch.device],
-        "callbacks": [list, None],
-        "verbose": ["verbose"],
-        "random_state": ["random_state"],
-        "net_params": [dict, None],
     }
 
     # ------------------------------------------------------------------ hooks
@@ -468,31 +719,6 @@ class BaseNNImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             A :class:`skorch.NeuralNet` subclass.
         """
         return ImputerNet
-
-    def _check_params(self, X):
-        """Check the parameters beyond ``_parameter_constraints``.
-
-        Parameters
-        ----------
-        X : ndarray of shape (n_samples, n_features)
-            The validated training data.
-
-        Raises
-        ------
-        ValueError
-            If ``hidden_layer_sizes`` is not a non-empty sequence of positive integers.
-        """
-        sizes = np.asarray(self.hidden_layer_sizes)
-        if (
-            sizes.ndim != 1
-            or sizes.size == 0
-            or not np.all(sizes == np.round(sizes))
-            or np.any(sizes < 1)
-        ):
-            raise ValueError(
-                "hidden_layer_sizes must be a non-empty sequence of positive integers, got "
-                f"{self.hidden_layer_sizes!r}."
-            )
 
     def _floats_per_row(self, n_features):
         """Estimate the number of floats one row needs at transform.
@@ -577,61 +803,34 @@ class BaseNNImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """
         return module.sample(X, mask, self.n_imputation_samples, n_draws, noise)
 
-    # ---------------------------------------------------------------- helpers
-    def _devices_for_rng(self):
-        """Return the CUDA devices whose random state :func:`torch.random.fork_rng` must save.
+    def _use_scaling(self):
+        """Return whether ``fit`` standardises the columns (the ``scale`` parameter by default).
 
         Returns
         -------
-        devices : list of int
-            The index of the CUDA device of ``device``, or an empty list on the CPU.
+        scale : bool
+            True to standardise with the observed means and standard deviations.
         """
-        device = torch.device(self.device)
-        if device.type == "cuda":
-            return [device.index if device.index is not None else torch.cuda.current_device()]
-        return []
+        return bool(self.scale)
 
-    def _build_net(self, n_features, observed_rate):
-        """Build the (unfitted) skorch net from the estimator's parameters.
+    def _score_log_jacobian(self, mask):
+        """Return the log-Jacobian of the standardisation that :meth:`score` subtracts.
 
         Parameters
         ----------
-        n_features : int
-            Number of features ``D``.
-        observed_rate : ndarray of shape (n_features,)
-            Fraction of observed entries of each column, passed to ``_module_params``.
+        mask : ndarray of bool of shape (n_samples, n_features)
+            True where observed.
 
         Returns
         -------
-        net : ImputerNet
-            The net, with Adam, :class:`BatchIterator`, no validation split, deep copies of
-            ``callbacks`` (a progress bar added when ``verbose``) and ``net_params`` applied last.
+        log_jacobian : float
+            ``sum over the observed entries of log scale_j``, the change of units from the
+            standardised scale to that of ``X`` (0 for a subclass whose chunk bounds already
+            include it).
         """
-        callbacks = copy.deepcopy(self.callbacks) if self.callbacks is not None else []
-        if self.verbose and not any(
-            isinstance(cb[1] if isinstance(cb, tuple) else cb, ProgressBar) for cb in callbacks
-        ):
-            callbacks = [("progress_bar", ProgressBar())] + list(callbacks)
-        params = {
-            "module": self._module_class(),
-            "criterion": self._criterion_class(),
-            "optimizer": torch.optim.Adam,
-            "lr": self.lr,
-            "max_epochs": self.max_epochs,
-            "batch_size": self.batch_size,
-            "train_split": None,
-            "iterator_train": BatchIterator,
-            "iterator_train__shuffle": True,
-            "callbacks": callbacks,
-            "verbose": int(self.verbose),
-            "device": self.device,
-        }
-        params.update(
-            {f"module__{k}": v for k, v in self._module_params(n_features, observed_rate).items()}
-        )
-        params.update(copy.deepcopy(self.net_params) if self.net_params else {})
-        return self._net_class()(**params)
+        return float((mask * np.log(self.scale_)).sum())
 
+    # ---------------------------------------------------------------- helpers
     def _standardise(self, X, mask):
         """Standardise with the fitted statistics and fill the missing entries with 0.
 
@@ -671,58 +870,6 @@ class BaseNNImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             self, X, dtype=FLOAT_DTYPES, ensure_all_finite="allow-nan", reset=reset
         )
 
-    def _chunks(self, X, mask, salt):
-        """Split the rows into standardised chunks that fit the transform memory budget.
-
-        Parameters
-        ----------
-        X : ndarray of shape (n_samples, n_features)
-            Validated data with ``np.nan`` for the missing entries.
-        mask : ndarray of bool of shape (n_samples, n_features)
-            True where observed.
-        salt : int
-            Added to the transform seed, so that each method draws its own numbers.
-
-        Yields
-        ------
-        start : int
-            Position of the chunk's first row.
-        stop : int
-            Position after its last row.
-        X_chunk : Tensor of shape (B, n_features)
-            Zero-filled standardised rows (float32), on the net's device.
-        mask_chunk : Tensor of shape (B, n_features)
-            Their mask (float32, 1.0 where observed).
-        noise : skimpute.nn.RowNoise
-            Per-row noise source seeded from the rows' positions.
-        """
-        n, n_features = X.shape
-        rows = max(1, int(self._transform_memory_bytes // (4 * self._floats_per_row(n_features))))
-        device = self.net_.device
-        for start in range(0, n, rows):
-            stop = min(n, start + rows)
-            Xs, m = self._standardise(X[start:stop], mask[start:stop])
-            noise = RowNoise(row_seeds(self._transform_seed + salt, start, stop), device)
-            yield (
-                start,
-                stop,
-                torch.as_tensor(Xs, device=device),
-                torch.as_tensor(m, device=device),
-                noise,
-            )
-
-    def _module_for_inference(self):
-        """Return the fitted module, switched to evaluation mode.
-
-        Returns
-        -------
-        module : torch.nn.Module
-            ``net_.module_``.
-        """
-        module = self.net_.module_
-        module.train(False)
-        return module
-
     def _impute_standardised(self, X, mask):
         """Impute all the rows, chunk by chunk, on the standardised scale.
 
@@ -739,35 +886,6 @@ class BaseNNImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             Imputations (float64) of every entry, observed ones included, standardised.
         """
         return self._map_chunks(X, mask, self._impute_chunk, salt=0)
-
-    def _map_chunks(self, X, mask, chunk_fn, salt):
-        """Apply a function of the fitted module to the rows, chunk by chunk.
-
-        Parameters
-        ----------
-        X, mask : ndarray of shape (n_samples, n_features)
-            As in :meth:`_chunks`.
-        chunk_fn : callable
-            Called as ``chunk_fn(module, X_chunk, mask_chunk, noise)`` under
-            :func:`torch.inference_mode` with the module in evaluation mode, the zero-filled
-            standardised rows and their mask (Tensors of shape ``(B, n_features)``) and the
-            chunk's :class:`~skimpute.nn.RowNoise`; returns a Tensor of shape
-            ``(B, n_features)``.
-        salt : int
-            Added to the transform seed (0 for ``transform``, so that functions called with 0
-            see the importance samples of ``transform``).
-
-        Returns
-        -------
-        out : ndarray of shape (n_samples, n_features)
-            The outputs of `chunk_fn`, stacked (float64).
-        """
-        module = self._module_for_inference()
-        out = np.empty(X.shape, dtype=np.float64)
-        with torch.inference_mode():
-            for start, stop, Xt, mt, noise in self._chunks(X, mask, salt=salt):
-                out[start:stop] = chunk_fn(module, Xt, mt, noise).double().cpu().numpy()
-        return out
 
     # ---------------------------------------------------------------- public API
     @_fit_context(prefer_skip_nested_validation=True)
@@ -801,26 +919,12 @@ class BaseNNImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         mask = observed_mask(X)
         check_no_empty_columns(mask, self, getattr(self, "feature_names_in_", None))
         self._check_params(X)
-        self.mean_, self.scale_ = _observed_statistics(X, mask, self.scale)
+        self.mean_, self.scale_ = _observed_statistics(X, mask, self._use_scaling())
         observed_rate = mask.mean(axis=0)
         Xs, m = self._standardise(X, mask)
-        rng = check_random_state(self.random_state)
-        fit_seed, self._transform_seed = (
-            int(s) for s in rng.randint(0, np.iinfo(np.int32).max, size=2)
-        )
+        fit_seed = self._draw_seeds()
         net = self._build_net(X.shape[1], observed_rate)
-        try:
-            with torch.random.fork_rng(devices=self._devices_for_rng()):
-                torch.manual_seed(fit_seed)
-                net.fit({"X": Xs, "mask": m}, None)
-        except _NonFiniteLossError as err:
-            raise FloatingPointError(
-                f"{type(self).__name__}: the training loss became {err.value} at epoch {err.epoch} "
-                f"(batch {err.batch}), so training was stopped. Try a smaller learning rate "
-                f"(lr={self.lr!r}), keep scale=True so that the network sees standardised data, "
-                "use a larger batch_size, or "
-                "clip the gradients with callbacks=[skorch.callbacks.GradientNormClipping(10.0)]."
-            ) from None
+        self._fit_net(net, {"X": Xs, "mask": m}, fit_seed)
         self.net_ = net
         self.n_epochs_ = len(net.history)
         return self
@@ -879,7 +983,7 @@ class BaseNNImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         with torch.inference_mode():
             for _, _, Xt, mt, noise in self._chunks(X, mask, salt=1):
                 total += float(self._log_likelihood_chunk(module, Xt, mt, noise).double().sum())
-        total -= float((mask * np.log(self.scale_)).sum())
+        total -= self._score_log_jacobian(mask)
         return total / X.shape[0]
 
     def sample(self, X, n_imputations=5):

@@ -4,7 +4,11 @@ The masks follow :mod:`skimpute.ampute` and the papers: ``True`` (``m = 1``) mea
 ``False`` means missing. Imputation errors are computed on the missing entries only, as in
 the not-MIWAE, GNR and MIWAE evaluations.
 
-- :func:`rmse_missing`, :func:`mae_missing`: errors of an imputation on the missing entries;
+- :func:`rmse_missing`, :func:`mae_missing`, :func:`l2_missing`: errors of an imputation on the
+  missing entries;
+- :func:`sinuosity`, :func:`step_change`, :func:`reflection_distance`, :func:`path_length`,
+  :func:`out_of_bounds_rate`: statistics of trajectories (the NAOMI paper's), one value per
+  sequence;
 - :func:`mask_accuracy`: accuracy of a reconstructed mask (GNR's Table 3, not-MIWAE's
   Table A1);
 - :class:`CompleteDataScorer`, :class:`HiddenEntriesScorer`: ``scoring=`` callables for
@@ -17,12 +21,26 @@ import numbers
 import numpy as np
 from sklearn.utils import check_random_state
 
+from skimpute._trajectory import (
+    out_of_bounds_rate,
+    path_length,
+    reflection_distance,
+    sinuosity,
+    step_change,
+)
+
 __all__ = [
     "CompleteDataScorer",
     "HiddenEntriesScorer",
+    "l2_missing",
     "mae_missing",
     "mask_accuracy",
+    "out_of_bounds_rate",
+    "path_length",
+    "reflection_distance",
     "rmse_missing",
+    "sinuosity",
+    "step_change",
 ]
 
 _METRICS = ("rmse", "mae")
@@ -175,6 +193,54 @@ def mae_missing(X_true, X_imputed, mask):
     """
     errors = _missing_errors(X_true, X_imputed, mask)
     return float(np.mean(np.abs(errors)))
+
+
+def l2_missing(X_true, X_imputed, mask):
+    """Mean squared error of an imputation on the missing values (the paper's "L2 loss").
+
+    .. math:: \\mathrm{L2} = \\frac{1}{|\\{m = 0\\}|} \\sum_{m_{itd} = 0}
+              (\\hat x_{itd} - x_{itd})^2
+
+    The NAOMI paper's first billiards metric, the squared error between the imputed missing
+    values and the truth. The authors' code reports the same squared error averaged over all
+    ``T * D`` values (the observed ones contributing 0), which is this value times the missing
+    fraction.
+
+    Parameters
+    ----------
+    X_true : array-like of shape (n_sequences, ...)
+        The complete data.
+    X_imputed : array-like of the same shape
+        The imputed data.
+    mask : array-like of bool of the same shape
+        ``True`` where the value was observed; the error is computed where it is ``False``.
+
+    Returns
+    -------
+    l2 : float
+        The mean squared error over the missing values.
+
+    Raises
+    ------
+    ValueError
+        As :func:`rmse_missing`.
+
+    See Also
+    --------
+    rmse_missing : Its square root.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skimpute.metrics import l2_missing
+    >>> X_true = np.zeros((1, 3, 2))
+    >>> X_imputed = np.array([[[0.0, 0.0], [1.0, 1.0], [0.0, 2.0]]])
+    >>> mask = np.array([[[True, True], [False, False], [False, False]]])
+    >>> float(l2_missing(X_true, X_imputed, mask))  # (1 + 1 + 0 + 4) / 4
+    1.5
+    """
+    errors = _missing_errors(X_true, X_imputed, mask)
+    return float(np.mean(errors**2))
 
 
 def mask_accuracy(mask_true, mask_pred, *, columns=None, threshold=0.5):

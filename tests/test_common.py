@@ -23,7 +23,19 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from skimpute import GNRImputer, MissForestImputer, NotMIWAEImputer
+from skimpute import (
+    GNRImputer,
+    GPSIImputer,
+    MissForestImputer,
+    NAOMISequenceImputer,
+    NotMIWAEImputer,
+)
+from skimpute._sequence import BaseSequenceImputer
+from skimpute.baselines import (
+    AutoregressiveGRUImputer,
+    KNNSequenceImputer,
+    LinearInterpolationImputer,
+)
 
 torch.set_num_threads(1)
 
@@ -41,8 +53,27 @@ ESTIMATORS = [
     MissForestImputer(n_estimators=5, max_iter=3, n_jobs=1, random_state=0),
     NotMIWAEImputer(**TINY_NN),
     GNRImputer(**TINY_NN),
+    GPSIImputer(
+        hidden_layer_sizes=(8,),
+        n_steps=2,
+        max_epochs=2,
+        batch_size=16,
+        n_imputation_samples=2,
+        random_state=0,
+    ),
+]
+# The sequence imputers, on flattened input with n_timesteps=None: each column is a step of a
+# one-dimensional sequence, so every number of columns is valid.
+TINY_SEQ = dict(rnn_size=8, hidden_layer_sizes=(8,), max_epochs=1, batch_size=16, random_state=0)
+ESTIMATORS += [
+    NAOMISequenceImputer(**TINY_SEQ),
+    AutoregressiveGRUImputer(**TINY_SEQ),
+    LinearInterpolationImputer(),
+    KNNSequenceImputer(n_neighbors=3),
 ]
 IDS = [type(e).__name__ for e in ESTIMATORS]
+# A time step that no training sequence observes is still imputed from its neighbours.
+TABULAR = [e for e in ESTIMATORS if not isinstance(e, BaseSequenceImputer)]
 
 EXTRA_CHECKS = [
     check_param_validation,
@@ -104,7 +135,7 @@ def test_same_random_state_same_result_and_pickle(estimator):
     assert np.array_equal(loaded.transform(X), first.transform(X))
 
 
-@pytest.mark.parametrize("estimator", ESTIMATORS, ids=IDS)
+@pytest.mark.parametrize("estimator", TABULAR, ids=[type(e).__name__ for e in TABULAR])
 def test_all_nan_column_is_named(estimator):
     X = nan_data()
     X[:, 2] = np.nan

@@ -212,6 +212,7 @@ def test_public_names():
         "get_data_home",
         "load_mnist_test_images",
         "load_uci",
+        "make_billiards",
     }
 
 

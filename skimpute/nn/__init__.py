@@ -10,7 +10,9 @@ self-normalised importance sampling with ``L`` samples that imputes at transform
 - missing-data models ``p(s | x)``: :func:`make_missing_model` and its classes, and GNR's mask
   decoder ``p(m | z, u)``, :class:`MaskDecoder`;
 - the importance-weighted bound: :func:`iw_bound`, :class:`NegIWBound`;
-- sampling: seeded noise sources, self-normalised importance sampling, resampling, mixture medians.
+- sampling: seeded noise sources, self-normalised importance sampling, resampling, mixture medians;
+- sequences (NAOMI and its baselines): :class:`StackedGRU`, :func:`draw_known_steps`,
+  :class:`MeanLoss`.
 
 Tensor shapes follow ``(S, B, D)``: ``S`` importance samples (``K`` in training, ``L`` at
 transform), ``B`` rows, ``D`` features. Masks are 1 where an entry is observed (the papers'
@@ -46,6 +48,7 @@ from skimpute.nn._sampling import (
     snis_mean,
     snis_weights,
 )
+from skimpute.nn._sequence import MeanLoss, StackedGRU, draw_known_steps
 
 __all__ = [
     "ACTIVATIONS",
@@ -58,12 +61,15 @@ __all__ = [
     "MCARMissing",
     "MLPDecoder",
     "MaskDecoder",
+    "MeanLoss",
     "MissingModel",
     "NegIWBound",
     "NonlinearMissing",
     "RowNoise",
     "SelfMasking",
     "SetEmbedding",
+    "StackedGRU",
+    "draw_known_steps",
     "importance_resample",
     "iw_bound",
     "make_missing_model",
