@@ -1,0 +1,87 @@
+"""The NAOMI benchmark script on a tiny budget: cells, raw files, resuming, the report."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from benchmarks.naomi import (
+    PROFILES,
+    Profile,
+    main,
+    random_walks,
+    raw_path,
+    run,
+    write_report,
+)
+
+torch.set_num_threads(1)
+
+TINY = Profile(
+    name="tiny",
+    n_train=24,
+    n_test=6,
+    n_timesteps=24,
+    fractions=(0.5, 0.9),
+    rnn_size=8,
+    hidden=8,
+    max_epochs=1,
+    batch_size=12,
+    speed_sequences=8,
+    naive_sequences=3,
+    walk=dict(
+        n_train=16,
+        n_test=4,
+        n_timesteps=12,
+        max_epochs=1,
+        adversarial_epochs=1,
+        lr=3e-3,
+        adversarial_lr=1e-3,
+        discriminator_lr=1e-2,
+    ),
+)
+
+
+def test_run_writes_cells_resumes_and_reports(tmp_path):
+    logs = []
+    records = run(TINY, out_dir=tmp_path, log=logs.append)
+    experiments = {r["experiment"] for r in records}
+    assert experiments == {"imputation", "forward", "fraction", "speed", "adversarial"}
+    cell = {(r["experiment"], r["method"], r["setting"]): r for r in records}
+    truth = cell["imputation", "GroundTruth", ""]
+    assert truth["l2_missing"] == 0.0
+    assert truth["statistics"]["sinuosity"]["mean"] == pytest.approx(1.0, abs=0.02)
+    linear = cell["imputation", "Linear", ""]
+    assert linear["l2_missing"] > 0 and len(linear["example"]) == 24
+    speed = cell["speed", "NAOMI", ""]
+    assert speed["same_result"] and speed["speedup"] > 0
+    path = raw_path(tmp_path, TINY, "imputation", "Linear", "", 0)
+    assert json.loads(path.read_text())["method"] == "Linear"
+    # resuming reads the cells back: a marked value comes back and nothing is fitted again
+    saved = json.loads(path.read_text())
+    saved["l2_missing"] = -1.0
+    path.write_text(json.dumps(saved))
+    logs.clear()
+    resumed = run(TINY, out_dir=tmp_path, resume=True, log=logs.append)
+    assert not logs
+    assert next(r for r in resumed if r["method"] == "Linear")["l2_missing"] == -1.0
+    text = write_report(records, TINY, tmp_path, machine="test machine")
+    assert "Table 1" in text and "figure 4" in text and "speed-up" in text
+    assert (tmp_path / "naomi_billiards_tiny.csv").exists()
+    assert (tmp_path / "naomi_billiards_tiny.md").read_text() == text
+
+
+def test_cli_runs_one_experiment(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(PROFILES, "quick", TINY)
+    main(["--profile", "quick", "--experiments", "imputation", "--out-dir", str(tmp_path)])
+    assert "## Imputation" in capsys.readouterr().out
+
+
+def test_random_walks_are_smooth_and_seeded():
+    X = random_walks(10, 30, np.random.default_rng(0))
+    assert X.shape == (10, 30, 2)
+    assert np.array_equal(X, random_walks(10, 30, np.random.default_rng(0)))
+    steps = np.diff(X, axis=1)
+    correlation = np.mean(np.sum(steps[:, 1:] * steps[:, :-1], -1)) / np.mean(np.sum(steps**2, -1))
+    assert correlation > 0.5  # persistent velocities
