@@ -17,7 +17,9 @@ def main(argv=None):
     parser.add_argument("--list", action="store_true", help="list the suites and exit")
     parser.add_argument("--datasets", nargs="+", help="run only these datasets")
     parser.add_argument("--methods", nargs="+", help="run only these methods")
-    parser.add_argument("--seeds", type=int, help="number of seeds (overrides the profile)")
+    parser.add_argument(
+        "--seeds", type=int, help="number of seeds, 0 to n-1 (overrides the profile)"
+    )
     parser.add_argument(
         "--resume", action="store_true", help="reuse raw results already written for a cell"
     )
@@ -36,6 +38,10 @@ def main(argv=None):
         return 0
     if args.suite not in SUITES:
         parser.error(f"unknown suite {args.suite!r}; choose from {sorted(SUITES)}")
+    if args.seeds is not None and args.seeds < 1:
+        parser.error(
+            f"--seeds is the number of seeds (seeds 0 to n-1), at least 1; got {args.seeds}"
+        )
     suite = SUITES[args.suite]
     records = run_suite(
         suite,
@@ -48,6 +54,9 @@ def main(argv=None):
         out_dir=args.out_dir,
         data_home=args.data_home,
     )
+    if not records:
+        print(f"{suite.name}: no result to report (nothing ran, and no raw result was there)")
+        return 1
     # the machines the records were measured on (a resumed or report-only run may differ)
     machines = list(dict.fromkeys(r.get("machine") for r in records if r.get("machine")))
     machine = "; or ".join(machines) if machines else machine_description()

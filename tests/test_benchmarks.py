@@ -227,3 +227,12 @@ def test_concrete_with_strength_reproduces_the_papers_mice(shared_datasets_dir):
     assert scores["concrete_strength"][0] == 9
     assert scores["concrete_strength"][1] == pytest.approx(1.70, abs=0.01)
     assert scores["concrete"][1] > 1.8
+
+
+def test_cli_rejects_zero_seeds_and_reports_when_nothing_ran(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["--suite", "quick", "--seeds", "0", "--out-dir", str(tmp_path)])
+    assert "number of seeds" in capsys.readouterr().err
+    # report-only with no raw result: a clear message and a failing exit status, not a traceback
+    assert main(["--suite", "quick", "--report-only", "--out-dir", str(tmp_path)]) == 1
+    assert "no result to report" in capsys.readouterr().out
