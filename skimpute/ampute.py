@@ -300,7 +300,10 @@ def mar(X, rate, *, observed_columns=None, random_state=None):
             "observed_columns covers every column; at least one column must remain to be masked."
         )
     coeffs = rng.standard_normal(size=(obs.size, na.size))
-    logits = values[:, obs] @ coeffs
+    # centred first (the intercept absorbs the shift): columns far from 0 with a tiny spread
+    # would otherwise give huge logits that the intercept cancels imprecisely
+    driving = values[:, obs]
+    logits = (driving - driving.mean(axis=0)) @ coeffs
     std = logits.std(axis=0)
     logits = logits / np.where(std > 0, std, 1.0)
     mask = np.ones(values.shape, dtype=bool)
@@ -369,7 +372,9 @@ def mnar_self_masking(X, *, columns=None, p=1.0, threshold="mean", random_state=
     sub = values[:, cols]
     if isinstance(threshold, str):
         if threshold == "mean":
-            thr = sub.mean(axis=0)
+            # accumulated in float64 and clipped to the column's range: a rounded mean can
+            # fall below the minimum (a constant column would then lose every value)
+            thr = np.clip(sub.mean(axis=0, dtype=np.float64), sub.min(axis=0), sub.max(axis=0))
         elif threshold == "median":
             thr = np.median(sub, axis=0)
         else:
@@ -455,7 +460,8 @@ def mnar_logistic(X, rate, *, columns=None, random_state=None):
     std = sub.std(axis=0)
     weights = np.abs(rng.standard_normal(size=cols.size)) / np.where(std > 0, std, 1.0)
     mask = np.ones(values.shape, dtype=bool)
-    mask[:, cols] = ~_logistic_missing(sub * weights, rate, rng)
+    # centred, as in mar: the intercept absorbs the shift, and the logits stay well scaled
+    mask[:, cols] = ~_logistic_missing((sub - sub.mean(axis=0)) * weights, rate, rng)
     return _finish(X, values, mask)
 
 
