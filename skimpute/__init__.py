@@ -12,15 +12,22 @@ hold what surrounds them:
   billiards simulator;
 - :mod:`skimpute.baselines`: baselines such as :class:`MissForestImputer` and the sequence
   baselines of NAOMI (linear interpolation, KNN, an autoregressive GRU);
-- :mod:`skimpute.nn`: the torch building blocks the neural imputers share.
+- :mod:`skimpute.nn`: the torch building blocks the neural imputers share;
+- :mod:`skimpute.persist`: :func:`save_weights` and :func:`load_weights`, the neural imputers'
+  weights in the safetensors format, without pickle;
+- :mod:`skimpute.distributed`: the settings of dask workers that train the imputers (one torch
+  thread, no ``MALLOC_TRIM_THRESHOLD_``) for a search on a cluster; it needs the
+  ``distributed`` extra and is not imported by ``import skimpute``.
 """
 
 from skimpute import ampute, datasets, metrics, nn
+from skimpute._chunked import transform_in_chunks
 from skimpute.baselines import MissForestImputer
 from skimpute.gnr import GNRImputer
 from skimpute.gpsi import GPSIImputer
 from skimpute.naomi import NAOMISequenceImputer
 from skimpute.notmiwae import NotMIWAEImputer
+from skimpute.persist import load_weights, save_weights
 
 __version__ = "0.1.0.dev0"
 
@@ -33,6 +40,9 @@ __all__ = [
     "__version__",
     "ampute",
     "datasets",
+    "load_weights",
     "metrics",
     "nn",
+    "save_weights",
+    "transform_in_chunks",
 ]

@@ -8,8 +8,12 @@ and fitting the net, chunked inference) is :class:`NeuralNetMixin`. :class:`Impu
 skorch net it builds and :class:`BatchIterator` the iterator that feeds it batches.
 """
 
+import contextlib
+import contextvars
 import copy
+import functools
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -77,7 +81,7 @@ def check_no_empty_columns(mask, estimator, feature_names_in=None):
 
 
 class _NonFiniteLossError(ArithmeticError):
-    """Error raised inside the net's training step when the loss is not finite.
+    """Error raised inside the net's training when the loss or the weights are not finite.
 
     :meth:`BaseNNImputer.fit` catches it and raises a :class:`FloatingPointError` with a
     readable message.
@@ -85,16 +89,19 @@ class _NonFiniteLossError(ArithmeticError):
     Parameters
     ----------
     value : float
-        The non-finite loss (nan or inf).
+        The non-finite loss (nan or inf), or the first non-finite weight.
     epoch : int
         The epoch of the failing step, counted from 1.
     batch : int
         The batch of the failing step within its epoch, counted from 1.
+    what : {"loss", "weights"}, default="loss"
+        Whether the training loss or the network's weights (checked at each epoch end, after
+        the epoch's last optimiser step) became non-finite.
     """
 
-    def __init__(self, value, epoch, batch):
-        super().__init__(value, epoch, batch)
-        self.value, self.epoch, self.batch = value, epoch, batch
+    def __init__(self, value, epoch, batch, what="loss"):
+        super().__init__(value, epoch, batch, what)
+        self.value, self.epoch, self.batch, self.what = value, epoch, batch, what
 
 
 class BatchIterator:
@@ -192,10 +199,13 @@ class BatchIterator:
 class ImputerNet(NeuralNet):
     """Skorch net whose module returns log importance weights and whose loss needs no target.
 
-    A :class:`skorch.NeuralNet` with two changes: :meth:`get_loss` hands the module output
+    A :class:`skorch.NeuralNet` with three changes: :meth:`get_loss` hands the module output
     (the log importance weights ``(B, K)`` of the variational models) to the criterion alone,
-    and :meth:`train_step` stops the fit at the first non-finite loss. It is built by
-    :class:`BaseNNImputer` in ``fit`` and stored as ``net_``.
+    :meth:`train_step` stops the fit at the first non-finite loss (and :meth:`on_epoch_end` at
+    non-finite weights), and a training interrupted inside an epoch (a
+    :class:`KeyboardInterrupt`, which skorch catches) ends with the weights of the last
+    completed epoch (:meth:`on_train_end`). It is built by :class:`BaseNNImputer` in ``fit``
+    and stored as ``net_``.
 
     Parameters
     ----------
@@ -314,9 +324,86 @@ class ImputerNet(NeuralNet):
                 float(loss.detach().cpu().reshape(-1)[0]), epoch, batch_number
             )
 
+    # ------------------------------------------------- epoch-end snapshots and interrupts
+    def _module_names(self):
+        """Return the attribute names of the registered modules (``module_``, ...)."""
+        return [name + "_" for name in self._modules]
 
-def _observed_statistics(X, mask, scale):
+    def _copy_weights(self):
+        """Return a copy of the state dicts of the registered modules, by attribute name."""
+        return {
+            name: {k: v.detach().clone() for k, v in getattr(self, name).state_dict().items()}
+            for name in self._module_names()
+        }
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """Open a new epoch in the history; at a call's first epoch, copy the weights.
+
+        The copy (the initial weights, or those a ``partial_fit`` starts from) is what
+        :meth:`on_train_end` restores if this call is interrupted before an epoch completes.
+        """
+        super().on_epoch_begin(
+            net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs
+        )
+        if getattr(self, "_last_epoch_state", None) is None:  # first epoch of this call
+            self._completed_epochs = len(self.history) - 1
+            self._last_epoch_state = self._copy_weights()
+
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """Check that the weights are finite and keep a copy of them (the epoch completed).
+
+        The net's own hook runs before the callbacks' (see :meth:`skorch.NeuralNet.notify`),
+        so the copy is taken before a callback such as
+        :class:`~skorch.callbacks.EarlyStopping` stops the training at this epoch end.
+
+        Raises
+        ------
+        _NonFiniteLossError
+            If a weight of a module is nan or infinite (after the epoch's last optimiser
+            step, which no loss checks).
+        """
+        super().on_epoch_end(
+            net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs
+        )
+        for name in self._module_names():
+            for param in getattr(self, name).parameters():
+                if not torch.isfinite(param).all():
+                    value = float(param.detach()[~torch.isfinite(param)].reshape(-1)[0])
+                    n_batches = len(self.history[-1]["batches"])
+                    raise _NonFiniteLossError(value, len(self.history), n_batches, "weights")
+        self._last_epoch_state = self._copy_weights()
+        self._completed_epochs = len(self.history)
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        """Roll back to the last completed epoch if training stopped inside an epoch.
+
+        skorch's ``partial_fit`` catches a :class:`KeyboardInterrupt` (Ctrl+C, or a callback
+        raising it) and ends the training normally. If that happened inside an epoch, the
+        modules' weights are reset to the copy taken at the end of the last completed epoch
+        (or at the start of the call), the history is cut after that epoch, and
+        ``_interrupted_in_epoch`` records the interrupted epoch (counted from 1) for the
+        estimator to report. A stop at an epoch end, such as
+        :class:`~skorch.callbacks.EarlyStopping`'s, changes nothing. It runs before the
+        callbacks' ``on_train_end`` (so ``EarlyStopping(load_best=True)`` still applies).
+        """
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        completed = getattr(self, "_completed_epochs", 0)
+        state = getattr(self, "_last_epoch_state", None)
+        self._interrupted_in_epoch = None
+        if completed == 0 or completed != len(self.history):
+            self._interrupted_in_epoch = completed + 1
+            del self.history[completed:]
+            for name, module_state in (state or {}).items():
+                getattr(self, name).load_state_dict(module_state)
+        self._last_epoch_state = None  # not kept in the fitted net (nor pickled)
+
+
+def _observed_statistics(X, mask, scale, return_constant=False):
     """Compute the per-column means and standard deviations of the observed entries.
+
+    A column is constant when its variance is within rounding of zero, relative to the column's
+    magnitude (scikit-learn's test in :class:`~sklearn.preprocessing.StandardScaler`), so that
+    data of any magnitude (``1e-15`` or ``1e15``) is standardised.
 
     Parameters
     ----------
@@ -326,25 +413,138 @@ def _observed_statistics(X, mask, scale):
         True where the entry is observed.
     scale : bool
         If False, return zeros and ones (no standardisation).
+    return_constant : bool, default=False
+        Whether to return the mask of the constant columns too.
 
     Returns
     -------
     mean : ndarray of shape (n_features,)
-        Mean of the observed entries of each column (float64).
+        Mean of the observed entries of each column (float64); for a constant column, its
+        first observed value, exactly.
     std : ndarray of shape (n_features,)
         Population standard deviation of the observed entries of each column; 1 for constant
         columns and where it is not finite.
+    constant : ndarray of bool of shape (n_features,)
+        Only with `return_constant`: True for the constant columns (all False when `scale` is
+        False).
     """
     n_features = X.shape[1]
     if not scale:
-        return np.zeros(n_features), np.ones(n_features)
-    Xd = np.where(mask, X, 0.0).astype(np.float64)
+        stats = np.zeros(n_features), np.ones(n_features)
+        return stats + (np.zeros(n_features, dtype=bool),) if return_constant else stats
+    # C order: the sums, hence the statistics, do not depend on the input's memory layout
+    Xd = np.ascontiguousarray(np.where(mask, X, 0.0), dtype=np.float64)
     count = np.maximum(mask.sum(axis=0), 1)
     mean = Xd.sum(axis=0) / count
     var = (np.where(mask, Xd - mean, 0.0) ** 2).sum(axis=0) / count
     std = np.sqrt(var)
-    std[~np.isfinite(std) | (std <= 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
-    return mean, std
+    eps = np.finfo(np.float64).eps
+    with np.errstate(over="ignore", invalid="ignore"):
+        constant = np.isfinite(var) & (var <= count * eps * var + (count * mean * eps) ** 2)
+    std[~np.isfinite(std) | constant] = 1.0
+    first = mask.argmax(axis=0)
+    mean[constant] = Xd[first, np.arange(n_features)][constant]
+    return (mean, std, constant) if return_constant else (mean, std)
+
+
+#: position, in the whole data, of the first row that the transform-time methods are given;
+#: :func:`skimpute.transform_in_chunks` sets it (see :func:`_row_offset`) so that a chunk of rows
+#: draws the per-row random numbers of its rows' positions in the whole data
+_ROW_OFFSET = contextvars.ContextVar("skimpute_row_offset", default=0)
+
+
+@contextlib.contextmanager
+def _row_offset(offset):
+    """Within the block, number the rows given to the transform-time methods from `offset`.
+
+    The per-row random numbers of ``transform``, ``score``, ``sample`` and the other
+    transform-time methods are seeded from the rows' positions (see
+    :func:`~skimpute.nn.row_seeds`). Transforming rows ``start:stop`` of an array on their own
+    inside ``with _row_offset(start)`` therefore gives, bit for bit, the rows ``start:stop`` of
+    the transform of the whole array. The offset is a :class:`contextvars.ContextVar`: it holds
+    for the current thread (or asyncio task) only, and for every skimpute estimator called in
+    the block (an imputer inside a :class:`~sklearn.pipeline.Pipeline` included); it is restored
+    on exit.
+
+    Parameters
+    ----------
+    offset : int
+        Position, in the whole data, of the first row of the arrays passed in the block.
+
+    Yields
+    ------
+    None
+    """
+    token = _ROW_OFFSET.set(int(offset))
+    try:
+        yield
+    finally:
+        _ROW_OFFSET.reset(token)
+
+
+def _restore_on_failure(fit):
+    """Decorate a ``fit`` method so that it changes the estimator only if it succeeds.
+
+    ``fit`` sets its fitted attributes as it goes (``n_features_in_`` and ``mean_`` before the
+    training, ``net_`` after it). If it raises, any exception included (a failing callback, a
+    non-finite loss, a :class:`KeyboardInterrupt`), the decorated method restores the
+    attributes the estimator had before the call: a fresh estimator stays unfitted and a fitted
+    one keeps its previous fit, whole. The attributes are restored by reference (``fit``
+    replaces them rather than changing them in place), so the cost is one dict copy.
+
+    Parameters
+    ----------
+    fit : callable
+        The ``fit(self, X, y=None, ...)`` method.
+
+    Returns
+    -------
+    wrapped : callable
+        The method with the all-or-nothing behaviour.
+    """
+
+    @functools.wraps(fit)
+    def wrapped(self, *args, **kwargs):
+        before = dict(vars(self))
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+
+    return wrapped
+
+
+def _snapshot_net(net):
+    """Save what an epoch of `net` changes, and return the function that puts it back.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNet
+        An initialised net.
+
+    Returns
+    -------
+    restore : callable
+        Called with no argument, it loads the saved weights of the modules and states of the
+        optimisers, cuts ``net.history`` back to its saved length and resets the net's other
+        attributes to the saved references.
+    """
+    attributes = dict(vars(net))
+    n_history = len(net.history)
+    states = {
+        name + "_": copy.deepcopy(getattr(net, name + "_").state_dict())
+        for name in list(net._modules) + list(net._optimizers)
+    }
+
+    def restore():
+        vars(net).update(attributes)
+        del net.history[n_history:]
+        for attr, state in states.items():
+            getattr(net, attr).load_state_dict(state)
+
+    return restore
 
 
 class NeuralNetMixin:
@@ -356,7 +556,8 @@ class NeuralNetMixin:
     module over chunks of rows of bounded memory (:meth:`_map_chunks`). It is a base of
     :class:`BaseNNImputer` and of the sequence imputers' base; the class that uses it defines
     the parameters it reads (``lr``, ``max_epochs``, ``batch_size``, ``device``, ``callbacks``,
-    ``verbose``, ``random_state``, ``net_params``, ``hidden_layer_sizes``) and the hooks
+    ``verbose``, ``random_state``, ``net_params``, ``hidden_layer_sizes``, and ``n_threads``
+    where it has one: see :meth:`_torch_threads`) and the hooks
     ``_module_class``, ``_module_params``, ``_criterion_class``, ``_net_class``,
     ``_standardise`` and ``_floats_per_row``.
     """
@@ -373,6 +574,7 @@ class NeuralNetMixin:
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "device": [str, torch.device],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "callbacks": [list, None],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
@@ -417,6 +619,31 @@ class NeuralNetMixin:
             return [device.index if device.index is not None else torch.cuda.current_device()]
         return []
 
+    @contextlib.contextmanager
+    def _torch_threads(self):
+        """Run the block with ``n_threads`` torch threads, then restore torch's setting.
+
+        :func:`torch.set_num_threads` is global to the process (to the calling thread under
+        OpenMP), so the count in force before the block is set back when it ends, also on an
+        error. An estimator without an ``n_threads`` parameter, or ``n_threads=None``, leaves
+        torch's setting as it is.
+
+        Yields
+        ------
+        n_threads : int
+            The torch threads in force inside the block.
+        """
+        n_threads = getattr(self, "n_threads", None)
+        previous = torch.get_num_threads()
+        if n_threads is None or n_threads == previous:
+            yield previous
+            return
+        torch.set_num_threads(int(n_threads))
+        try:
+            yield int(n_threads)
+        finally:
+            torch.set_num_threads(previous)
+
     def _build_net(self, *module_args):
         """Build the (unfitted) skorch net from the estimator's parameters.
 
@@ -431,6 +658,11 @@ class NeuralNetMixin:
         net : ImputerNet
             The net, with Adam, :class:`BatchIterator`, no validation split, deep copies of
             ``callbacks`` (a progress bar added when ``verbose``) and ``net_params`` applied last.
+
+        Notes
+        -----
+        The estimator records `module_args` as ``_net_args``, so that
+        :func:`skimpute.load_weights` can rebuild the same net.
         """
         callbacks = copy.deepcopy(self.callbacks) if self.callbacks is not None else []
         if self.verbose and not any(
@@ -451,6 +683,7 @@ class NeuralNetMixin:
             "verbose": int(self.verbose),
             "device": self.device,
         }
+        self._net_args = module_args  # what skimpute.persist.load_weights rebuilds the net from
         params.update({f"module__{k}": v for k, v in self._module_params(*module_args).items()})
         params.update(self._extra_net_params())
         params.update(copy.deepcopy(self.net_params) if self.net_params else {})
@@ -470,7 +703,8 @@ class NeuralNetMixin:
         """Draw the fit seed and the transform seed from ``random_state``.
 
         The transform seed is stored as ``_transform_seed``; the per-row generators of the
-        transform-time methods derive from it (see :func:`~skimpute.nn.row_seeds`).
+        transform-time methods derive from it (see :func:`~skimpute.nn.row_seeds`). The fit seed
+        is stored as ``_fit_seed``, from which ``partial_fit`` seeds each of its epochs.
 
         Returns
         -------
@@ -481,9 +715,10 @@ class NeuralNetMixin:
         fit_seed, self._transform_seed = (
             int(s) for s in rng.randint(0, np.iinfo(np.int32).max, size=2)
         )
+        self._fit_seed = fit_seed
         return fit_seed
 
-    def _fit_net(self, net, data, fit_seed):
+    def _fit_net(self, net, data, fit_seed, epochs=None):
         """Fit the net on `data` with torch's global generator seeded, and left as it was.
 
         Parameters
@@ -494,25 +729,83 @@ class NeuralNetMixin:
             The training data, passed to ``net.fit`` as ``X`` (no target).
         fit_seed : int
             Seed of torch's global generator inside :func:`torch.random.fork_rng`.
+        epochs : int or None, default=None
+            None: ``net.fit`` (initialise, then ``max_epochs`` epochs). An int: that many more
+            epochs with ``net.partial_fit``, which initialises the net only if it is not yet.
+
+        Warns
+        -----
+        UserWarning
+            If the training was interrupted (a :class:`KeyboardInterrupt`) inside an epoch
+            after an epoch completed: the net keeps the weights of the last completed epoch and
+            its history ends there (see :meth:`ImputerNet.on_train_end`).
 
         Raises
         ------
         FloatingPointError
-            If the training loss becomes nan or infinite (the net raises
+            If the training loss or a weight becomes nan or infinite (the net raises
             ``_NonFiniteLossError``).
+        KeyboardInterrupt
+            If the training was interrupted before its first epoch completed.
         """
+        name = type(self).__name__
+        net._last_epoch_state = None  # ImputerNet's copy of the weights, for this call only
         try:
-            with torch.random.fork_rng(devices=self._devices_for_rng()):
+            with self._torch_threads(), torch.random.fork_rng(devices=self._devices_for_rng()):
                 torch.manual_seed(fit_seed)
-                net.fit(data, None)
+                if epochs is None:
+                    net.fit(data, None)
+                else:
+                    net.partial_fit(data, None, epochs=epochs)
         except _NonFiniteLossError as err:
+            if err.what == "weights":
+                what = f"the network weights became {err.value} at the end of epoch {err.epoch}"
+            else:
+                what = f"the training loss became {err.value} at epoch {err.epoch}"
             raise FloatingPointError(
-                f"{type(self).__name__}: the training loss became {err.value} at epoch {err.epoch} "
+                f"{name}: {what} "
                 f"(batch {err.batch}), so training was stopped. Try a smaller learning rate "
                 f"(lr={self.lr!r}), keep scale=True so that the network sees standardised data, "
                 "use a larger batch_size, or "
                 "clip the gradients with callbacks=[skorch.callbacks.GradientNormClipping(10.0)]."
             ) from None
+        finally:
+            net._last_epoch_state = None  # also when training failed: never kept nor pickled
+        interrupted = getattr(net, "_interrupted_in_epoch", None)
+        if interrupted == 1:
+            raise KeyboardInterrupt(
+                f"{name}: training was interrupted during epoch 1, before any epoch completed; "
+                "the estimator is left as it was before fit."
+            )
+        if interrupted is not None:
+            warnings.warn(
+                f"{name}: training was interrupted during epoch {interrupted}; the estimator "
+                f"keeps the weights of epoch {interrupted - 1}, the last completed one "
+                f"(n_epochs_={interrupted - 1}), and net_.history ends there.",
+                UserWarning,
+                stacklevel=2,
+            )
+
+    def _rows_per_chunk(self, n_features):
+        """Return the number of rows of one transform chunk.
+
+        The rows are processed in chunks of this many rows (the last one shorter), from the
+        first row. :func:`skimpute.transform_in_chunks` reads blocks of a multiple of it, so
+        that it computes the same chunks as ``transform`` of the whole data (a row's result
+        can differ in its last bits with the chunk it is computed in).
+
+        Parameters
+        ----------
+        n_features : int
+            Number of columns of the data the chunks are cut from (``T * D`` for flattened
+            sequences).
+
+        Returns
+        -------
+        rows : int
+            ``_transform_memory_bytes // (4 * _floats_per_row(n_features))``, at least 1.
+        """
+        return max(1, int(self._transform_memory_bytes // (4 * self._floats_per_row(n_features))))
 
     def _chunks(self, X, mask, salt):
         """Split the rows into standardised chunks that fit the transform memory budget.
@@ -537,22 +830,29 @@ class NeuralNetMixin:
         mask_chunk : Tensor of shape (B, n_features)
             Their mask (float32, 1.0 where observed).
         noise : skimpute.nn.RowNoise
-            Per-row noise source seeded from the rows' positions.
+            Per-row noise source seeded from the rows' positions (counted from the offset of
+            :func:`_row_offset`, 0 outside it).
         """
         n, n_features = X.shape
-        rows = max(1, int(self._transform_memory_bytes // (4 * self._floats_per_row(n_features))))
+        rows = self._rows_per_chunk(n_features)
         device = self.net_.device
-        for start in range(0, n, rows):
-            stop = min(n, start + rows)
-            Xs, m = self._standardise(X[start:stop], mask[start:stop])
-            noise = RowNoise(row_seeds(self._transform_seed + salt, start, stop), device)
-            yield (
-                start,
-                stop,
-                torch.as_tensor(Xs, device=device),
-                torch.as_tensor(m, device=device),
-                noise,
-            )
+        offset = _ROW_OFFSET.get()
+        # n_threads torch threads while the caller computes on the chunks (between the yields)
+        with self._torch_threads():
+            for start in range(0, n, rows):
+                stop = min(n, start + rows)
+                Xs, m = self._standardise(X[start:stop], mask[start:stop])
+                seeds = row_seeds(self._transform_seed + salt, offset + start, offset + stop)
+                noise = RowNoise(seeds, device)
+                yield (
+                    start,
+                    stop,
+                    # contiguous, so that an F-ordered input (a DataFrame's) gives the same
+                    # numbers
+                    torch.as_tensor(np.ascontiguousarray(Xs), device=device),
+                    torch.as_tensor(np.ascontiguousarray(m), device=device),
+                    noise,
+                )
 
     def _module_for_inference(self):
         """Return the fitted module, switched to evaluation mode.
@@ -851,6 +1151,29 @@ class BaseNNImputer(NeuralNetMixin, OneToOneFeatureMixin, TransformerMixin, Base
         Xs = np.where(mask, (X - self.mean_) / self.scale_, 0.0)
         return Xs.astype(np.float32), mask.astype(np.float32)
 
+    def _unstandardise(self, X_hat):
+        """Bring standardised imputations back to the scale of the data.
+
+        A column that was constant at fit (with standardisation) gets its constant: the
+        network's output there has no scale to be brought back with (the limit of training is
+        that constant, reached here exactly and at any magnitude).
+
+        Parameters
+        ----------
+        X_hat : ndarray of shape (..., n_samples, n_features)
+            Imputations on the standardised scale (float64).
+
+        Returns
+        -------
+        X_hat : ndarray of shape (..., n_samples, n_features)
+            ``X_hat * scale_ + mean_``, with ``mean_`` in the constant columns (a new array).
+        """
+        X_hat = X_hat * self.scale_ + self.mean_
+        constant = getattr(self, "_constant_columns", None)  # absent from older pickles
+        if constant is not None and constant.any():
+            X_hat[..., constant] = self.mean_[constant]
+        return X_hat
+
     def _validate(self, X, reset):
         """Validate `X` with scikit-learn's checks, NaN allowed.
 
@@ -889,6 +1212,7 @@ class BaseNNImputer(NeuralNetMixin, OneToOneFeatureMixin, TransformerMixin, Base
 
     # ---------------------------------------------------------------- public API
     @_fit_context(prefer_skip_nested_validation=True)
+    @_restore_on_failure
     def fit(self, X, y=None):
         """Fit the network on data with missing values.
 
@@ -913,20 +1237,149 @@ class BaseNNImputer(NeuralNetMixin, OneToOneFeatureMixin, TransformerMixin, Base
         ValueError
             If a column of `X` has no observed value, or ``hidden_layer_sizes`` is invalid.
         FloatingPointError
-            If the training loss becomes nan or infinite.
+            If the training loss or a weight becomes nan or infinite.
+        KeyboardInterrupt
+            If the training is interrupted before its first epoch completes.
+
+        Warns
+        -----
+        UserWarning
+            If the training is interrupted inside a later epoch: the estimator keeps the
+            weights of the last completed epoch.
+
+        Notes
+        -----
+        If ``fit`` raises, the estimator is left as it was before the call (unfitted, or with
+        its previous fit, whole).
+        """
+        X, mask, net, fit_seed = self._start_fit(X)
+        Xs, m = self._standardise(X, mask)
+        self._fit_net(net, {"X": Xs, "mask": m}, fit_seed)
+        self.net_ = net
+        self.n_epochs_ = len(net.history)
+        return self
+
+    def _start_fit(self, X):
+        """Run the steps of ``fit`` before the training, which ``partial_fit`` shares.
+
+        Validate `X` (recording ``n_features_in_``), check it and the parameters, compute the
+        standardisation statistics (``mean_``, ``scale_``), draw the seeds and build the net.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data with ``np.nan`` for the missing entries.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            The validated data.
+        mask : ndarray of bool of shape (n_samples, n_features)
+            True where observed.
+        net : ImputerNet
+            The net, built and not yet initialised.
+        fit_seed : int
+            The seed of torch's global generator for the training.
+
+        Raises
+        ------
+        ValueError
+            If a column of `X` has no observed value, or a parameter is invalid.
         """
         X = self._validate(X, reset=True)
         mask = observed_mask(X)
         check_no_empty_columns(mask, self, getattr(self, "feature_names_in_", None))
         self._check_params(X)
-        self.mean_, self.scale_ = _observed_statistics(X, mask, self._use_scaling())
-        observed_rate = mask.mean(axis=0)
-        Xs, m = self._standardise(X, mask)
+        self.mean_, self.scale_, self._constant_columns = _observed_statistics(
+            X, mask, self._use_scaling(), return_constant=True
+        )
         fit_seed = self._draw_seeds()
-        net = self._build_net(X.shape[1], observed_rate)
-        self._fit_net(net, {"X": Xs, "mask": m}, fit_seed)
+        net = self._build_net(X.shape[1], mask.mean(axis=0))
+        return X, mask, net, fit_seed
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    @_restore_on_failure
+    def partial_fit(self, X, y=None):
+        """Train the network for one more epoch, on the block of rows `X`.
+
+        For data that do not fit in memory, or that arrive over time: each call runs one pass
+        over the rows of `X` in shuffled batches of ``batch_size`` (one epoch, as skorch's
+        ``net.partial_fit``), continuing from the weights and the optimiser state that the
+        earlier calls (or an earlier ``fit``) left; ``max_epochs`` is not used. ``fit`` starts
+        over from scratch.
+
+        The first call on an unfitted estimator does what ``fit`` does before its training:
+        it validates `X` (recording ``n_features_in_`` and the feature names), computes the
+        standardisation (``mean_``, ``scale_``) from this first block, draws the seeds from
+        ``random_state`` and builds the net. The statistics are then fixed: later blocks are
+        standardised with those of the first block, so make the first block large enough and
+        representative of the data (for example a random sample of the rows rather than the
+        first rows of a sorted file). Later calls need the same columns (number and names).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A block of rows with ``np.nan`` for the missing entries. In the first call every
+            column needs an observed value; in later calls a column may be entirely missing in
+            the block (the statistics are already fixed).
+        y : Ignored
+            Not used, present here for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The estimator, trained for one more epoch.
+
+        Raises
+        ------
+        ValueError
+            If the first block has a column with no observed value or a parameter is invalid,
+            or a later block does not have the columns of the first.
+        FloatingPointError
+            If the training loss or a weight becomes nan or infinite.
+        KeyboardInterrupt
+            If the first call is interrupted (the estimator stays unfitted).
+
+        Warns
+        -----
+        UserWarning
+            If a later call is interrupted inside its epoch: the estimator keeps the state of
+            the epoch before, as if the call had not been made.
+
+        Notes
+        -----
+        The epoch of each call is seeded with ``fit_seed + n_epochs_`` (the fit seed drawn
+        from ``random_state`` in the first call, or in ``fit``), inside
+        :func:`torch.random.fork_rng`: the same blocks in the same order with the same
+        ``random_state`` give the same weights, torch's global generator is left as it was,
+        and one call on an unfitted estimator trains exactly as ``fit`` with
+        ``max_epochs=1``. ``n_epochs_`` grows by one per call.
+
+        If a call raises or is interrupted, the estimator is left as it was before the call
+        (weights, optimiser state and ``net_.history`` included; the state of callbacks such as
+        :class:`~skorch.callbacks.EarlyStopping` is not restored).
+        """
+        if not hasattr(self, "net_"):
+            X, mask, net, fit_seed = self._start_fit(X)
+            restore_net, n_done, n_history = None, 0, 0
+        else:
+            X = self._validate(X, reset=False)
+            mask = observed_mask(X)
+            # (an estimator from before partial_fit existed has no _fit_seed)
+            net, fit_seed = self.net_, getattr(self, "_fit_seed", self._transform_seed)
+            restore_net, n_done, n_history = _snapshot_net(net), self.n_epochs_, len(net.history)
+        Xs, m = self._standardise(X, mask)
+        try:
+            self._fit_net(net, {"X": Xs, "mask": m}, fit_seed + n_done, epochs=1)
+        except BaseException:
+            if restore_net is not None:
+                restore_net()
+            raise
+        if restore_net is not None and getattr(net, "_interrupted_in_epoch", None) is not None:
+            restore_net()  # as _fit_net warned: back to the last completed epoch, the previous
         self.net_ = net
-        self.n_epochs_ = len(net.history)
+        # (a net loaded by load_weights has an empty history, so count from n_epochs_)
+        self.n_epochs_ = n_done + len(net.history) - n_history
         return self
 
     def transform(self, X):
@@ -952,7 +1405,7 @@ class BaseNNImputer(NeuralNetMixin, OneToOneFeatureMixin, TransformerMixin, Base
         mask = observed_mask(X)
         if mask.all():
             return X.copy()
-        X_hat = self._impute_standardised(X, mask) * self.scale_ + self.mean_
+        X_hat = self._unstandardise(self._impute_standardised(X, mask))
         return np.where(mask, X, X_hat.astype(X.dtype))
 
     def score(self, X, y=None):
@@ -1023,7 +1476,7 @@ class BaseNNImputer(NeuralNetMixin, OneToOneFeatureMixin, TransformerMixin, Base
                 draws[:, start:stop] = (
                     self._sample_chunk(module, Xt, mt, noise, n_imputations).double().cpu().numpy()
                 )
-        draws = draws * self.scale_ + self.mean_
+        draws = self._unstandardise(draws)
         return np.where(mask, X, draws.astype(X.dtype))
 
     def __sklearn_tags__(self):

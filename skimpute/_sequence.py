@@ -21,7 +21,13 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import FLOAT_DTYPES, check_array, check_is_fitted, validate_data
 from skorch.utils import TeeGenerator
 
-from skimpute._base import ImputerNet, NeuralNetMixin, _observed_statistics, observed_mask
+from skimpute._base import (
+    ImputerNet,
+    NeuralNetMixin,
+    _observed_statistics,
+    _restore_on_failure,
+    observed_mask,
+)
 from skimpute.nn import MeanLoss
 
 __all__ = ["BaseNNSequenceImputer", "BaseSequenceImputer", "SequenceNet"]
@@ -267,6 +273,7 @@ class BaseSequenceImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
 
     # ---------------------------------------------------------------- public API
     @_fit_context(prefer_skip_nested_validation=True)
+    @_restore_on_failure
     def fit(self, X, y=None):
         """Fit the imputer on sequences with missing values.
 
@@ -282,8 +289,22 @@ class BaseSequenceImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
         -------
         self : object
             Fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            If `X` has no observed value at all.
+
+        Notes
+        -----
+        If ``fit`` raises, the estimator is left as it was before the call (unfitted, or with
+        its previous fit, whole).
         """
         X, _ = self._validate_sequences(X, reset=True)
+        if not observed_mask(X).any():
+            raise ValueError(
+                f"{type(self).__name__} cannot be fitted on data with no observed value."
+            )
         self._fit_sequences(X)
         return self
 
@@ -475,8 +496,16 @@ class BaseNNSequenceImputer(NeuralNetMixin, BaseSequenceImputer):
         return module.impute(X3, known, observed).reshape(X.shape)
 
     def _unstandardise(self, X):
-        """Undo the standardisation of flattened sequences (any leading dimensions)."""
-        return (self._as_sequences(X) * self.scale_ + self.mean_).reshape(X.shape)
+        """Undo the standardisation of flattened sequences (any leading dimensions).
+
+        A value dimension that was constant at fit (with standardisation) gets its constant,
+        as in :meth:`skimpute._base.BaseNNImputer._unstandardise`.
+        """
+        X3 = self._as_sequences(X) * self.scale_ + self.mean_
+        constant = getattr(self, "_constant_dims", None)  # absent from older pickles
+        if constant is not None and constant.any():
+            X3[..., constant] = self.mean_[constant]
+        return X3.reshape(X.shape)
 
     def _fit_sequences(self, X):
         mask = observed_mask(X)
@@ -487,8 +516,8 @@ class BaseNNSequenceImputer(NeuralNetMixin, BaseSequenceImputer):
         self._check_params(X)
         self._extra_fit_checks(X, mask)
         D = self.n_dims_
-        self.mean_, self.scale_ = _observed_statistics(
-            X.reshape(-1, D), mask.reshape(-1, D), self.scale
+        self.mean_, self.scale_, self._constant_dims = _observed_statistics(
+            X.reshape(-1, D), mask.reshape(-1, D), self.scale, return_constant=True
         )
         Xs, m = self._standardise(X, mask)
         fit_seed = self._draw_seeds()

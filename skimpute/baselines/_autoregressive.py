@@ -133,6 +133,12 @@ class AutoregressiveGRUImputer(BaseNNSequenceImputer):
         Gradient norm clipping; None does not clip.
     device : str or torch.device, default="cpu"
         Where the network is trained and evaluated.
+    n_threads : int or None, default=1
+        torch threads (:func:`torch.set_num_threads`) while ``fit``, ``transform`` and the
+        other methods run the network; torch's setting is restored afterwards. 1 is the fastest
+        where processes share the cores (search workers, a busy machine) and makes the results
+        independent of the number of cores; None leaves torch's setting as it is. See
+        :ref:`threads`.
     callbacks : list of skorch callbacks, default=None
         Added to the net (deep-copied).
     verbose : int, default=0
@@ -193,6 +199,7 @@ class AutoregressiveGRUImputer(BaseNNSequenceImputer):
         lr=1e-3,
         max_grad_norm=10.0,
         device="cpu",
+        n_threads=1,
         callbacks=None,
         verbose=0,
         random_state=None,
@@ -209,6 +216,7 @@ class AutoregressiveGRUImputer(BaseNNSequenceImputer):
         self.lr = lr
         self.max_grad_norm = max_grad_norm
         self.device = device
+        self.n_threads = n_threads
         self.callbacks = callbacks
         self.verbose = verbose
         self.random_state = random_state

@@ -16,6 +16,37 @@ from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_dat
 from skimpute._base import check_no_empty_columns, observed_mask
 
 
+def _power_of_two_scale(X, mask):
+    """Return the powers of two that bring columns of extreme magnitude to [1, 2).
+
+    scikit-learn's trees treat feature values closer than 1e-7 as ties and a node whose target
+    variance is below ``2.2e-16`` as pure, so on a column whose values are around 1e-12 they
+    would not split at all. A column whose largest observed magnitude is below ``2 ** -10``
+    (about 1e-3) or at least ``2 ** 100`` (about 1e30) is multiplied by the power of two that
+    brings that magnitude to [1, 2); the other columns are left as they are (factor 1), so the
+    results on data of ordinary magnitude do not change. Multiplying by a power of two is
+    exact.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Data with ``np.nan`` for the missing entries.
+    mask : ndarray of bool of shape (n_samples, n_features)
+        True where observed.
+
+    Returns
+    -------
+    scale : ndarray of shape (n_features,)
+        ``2 ** -floor(log2(max |x_j|))`` over the observed entries of the columns of extreme
+        magnitude, 1 for the others and for a column of zeros (float64).
+    """
+    max_abs = np.max(np.where(mask, np.abs(X), 0.0), axis=0).astype(np.float64)
+    exponent = np.zeros(X.shape[1], dtype=np.int64)
+    extreme = (max_abs > 0) & ((max_abs < 2.0**-10) | (max_abs >= 2.0**100))
+    exponent[extreme] = np.floor(np.log2(max_abs[extreme]))
+    return np.ldexp(1.0, -np.clip(exponent, -1000, 1000))
+
+
 class MissForestImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Impute missing values with MissForest, iterated random-forest regression.
 
@@ -100,6 +131,14 @@ class MissForestImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         stopping rule fired, else ``n_iter_``. The columns complete at fit come first, with the
         same forest object in every iteration. The forest is None when there is no other column
         to predict from (a single feature): that column keeps its mean.
+
+    feature_scale_ : ndarray of shape (`n_features_in_`,)
+        The power of two by which each column is multiplied before the forests see it (an
+        exact change of units): 1 for a column whose largest observed magnitude in :meth:`fit`
+        lies in ``[2 ** -10, 2 ** 100)``, else ``2 ** -floor(log2(max |x_j|))``. The forests of
+        ``imputation_sequence_`` take and predict the columns in these units. It keeps data of
+        any magnitude (1e-12 as well as 1) where scikit-learn's trees split, which they do not
+        below about 1e-7.
 
     visit_order_ : ndarray of shape (n_visited_features,)
         Indices of the columns that get a forest, by increasing number of missing values in
@@ -292,7 +331,16 @@ class MissForestImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         forest = self._make_forest(
             int(train.sum()), others.size, rng.randint(np.iinfo(np.int32).max)
         )
-        return forest.fit(X_imp[train][:, others], X_imp[train, j])
+        scale = self.feature_scale_
+        return forest.fit(X_imp[train][:, others] * scale[others], X_imp[train, j] * scale[j])
+
+    def _predict(self, forest, X_imp, rows, j):
+        """Predict column ``j`` on the rows ``rows`` from the others, in the units of ``X``."""
+        others = self._others(j, X_imp.shape[1])
+        scale = getattr(self, "feature_scale_", None)  # absent from older pickles: no scaling
+        if scale is None:
+            return forest.predict(X_imp[rows][:, others])
+        return forest.predict(X_imp[rows][:, others] * scale[others]) / scale[j]
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -326,6 +374,7 @@ class MissForestImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         n_missing = missing.sum(axis=0)
 
         self.statistics_ = np.nanmean(X, axis=0, dtype=np.float64)
+        self.feature_scale_ = _power_of_two_scale(X, mask)
         self.n_features_with_missing_ = int(np.count_nonzero(n_missing))
         order = np.argsort(n_missing, kind="stable")
         if self.skip_complete:
@@ -348,7 +397,7 @@ class MissForestImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             for j in incomplete:
                 train, rows = mask[:, j], missing[:, j]
                 forest = self._fit_forest(X_imp, train, j, rng)
-                X_imp[rows, j] = forest.predict(X_imp[rows][:, self._others(j, n_features)])
+                X_imp[rows, j] = self._predict(forest, X_imp, rows, j)
                 sweep.append((int(j), forest))
 
             new, old = X_imp[missing], X_old[missing]
@@ -415,15 +464,13 @@ class MissForestImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         mask = observed_mask(X)
         missing = ~mask
         X_imp = np.where(mask, X, self.statistics_).astype(np.float64)
-        n_features = X.shape[1]
         if missing.any():
             for sweep in self.imputation_sequence_:
                 for j, forest in sweep:
                     rows = missing[:, j]
                     if forest is None or not rows.any():
                         continue
-                    others = self._others(j, n_features)
-                    X_imp[rows, j] = forest.predict(X_imp[rows][:, others])
+                    X_imp[rows, j] = self._predict(forest, X_imp, rows, j)
         return np.where(mask, X, X_imp.astype(X.dtype, copy=False))
 
     def __sklearn_tags__(self):

@@ -82,6 +82,12 @@ class GNRImputer(BaseNNImputer):
         Learning rate of Adam (the paper: 1e-3).
     device : str or torch.device, default="cpu"
         Where the network is trained and evaluated ("cpu", "cuda", "cuda:1", ...).
+    n_threads : int or None, default=1
+        torch threads (:func:`torch.set_num_threads`) while ``fit``, ``transform`` and the
+        other methods run the network; torch's setting is restored afterwards. 1 is the fastest
+        where processes share the cores (search workers, a busy machine) and makes the results
+        independent of the number of cores; None leaves torch's setting as it is. See
+        :ref:`threads`.
     callbacks : list of skorch callbacks, default=None
         Added to the net (deep-copied, so the estimator's parameters are left untouched), e.g.
         ``skorch.callbacks.EarlyStopping(monitor="train_loss")``.
@@ -218,6 +224,7 @@ class GNRImputer(BaseNNImputer):
         batch_size=32,
         lr=2e-3,
         device="cpu",
+        n_threads=1,
         callbacks=None,
         verbose=0,
         random_state=None,
@@ -237,6 +244,7 @@ class GNRImputer(BaseNNImputer):
         self.batch_size = batch_size
         self.lr = lr
         self.device = device
+        self.n_threads = n_threads
         self.callbacks = callbacks
         self.verbose = verbose
         self.random_state = random_state

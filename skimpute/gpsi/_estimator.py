@@ -119,6 +119,12 @@ class GPSIImputer(BaseNNImputer):
         Learning rate of Adam (the reference code: 1e-4 to 2e-4 over 200 000 steps).
     device : str or torch.device, default="cpu"
         Where the network is trained and evaluated ("cpu", "cuda", "cuda:1", ...).
+    n_threads : int or None, default=1
+        torch threads (:func:`torch.set_num_threads`) while ``fit``, ``transform`` and the
+        other methods run the network; torch's setting is restored afterwards. 1 is the fastest
+        where processes share the cores (search workers, a busy machine) and makes the results
+        independent of the number of cores; None leaves torch's setting as it is. See
+        :ref:`threads`.
     callbacks : list of skorch callbacks, default=None
         Added to the net (deep-copied), e.g. ``skorch.callbacks.GradientNormClipping(10.0)``.
     verbose : int, default=0
@@ -238,6 +244,7 @@ class GPSIImputer(BaseNNImputer):
         batch_size=128,
         lr=1e-3,
         device="cpu",
+        n_threads=1,
         callbacks=None,
         verbose=0,
         random_state=None,
@@ -262,6 +269,7 @@ class GPSIImputer(BaseNNImputer):
         self.batch_size = batch_size
         self.lr = lr
         self.device = device
+        self.n_threads = n_threads
         self.callbacks = callbacks
         self.verbose = verbose
         self.random_state = random_state

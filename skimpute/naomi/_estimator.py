@@ -116,6 +116,12 @@ class NAOMISequenceImputer(BaseNNSequenceImputer):
         Gradient norm clipping of each network (the authors: 10); None does not clip.
     device : str or torch.device, default="cpu"
         Where the networks are trained and evaluated.
+    n_threads : int or None, default=1
+        torch threads (:func:`torch.set_num_threads`) while ``fit``, ``transform`` and the
+        other methods run the network; torch's setting is restored afterwards. 1 is the fastest
+        where processes share the cores (search workers, a busy machine) and makes the results
+        independent of the number of cores; None leaves torch's setting as it is. See
+        :ref:`threads`.
     callbacks : list of skorch callbacks, default=None
         Added to the net (deep-copied).
     verbose : int, default=0
@@ -232,6 +238,7 @@ class NAOMISequenceImputer(BaseNNSequenceImputer):
         lr=1e-3,
         max_grad_norm=10.0,
         device="cpu",
+        n_threads=1,
         callbacks=None,
         verbose=0,
         random_state=None,
@@ -258,6 +265,7 @@ class NAOMISequenceImputer(BaseNNSequenceImputer):
         self.lr = lr
         self.max_grad_norm = max_grad_norm
         self.device = device
+        self.n_threads = n_threads
         self.callbacks = callbacks
         self.verbose = verbose
         self.random_state = random_state

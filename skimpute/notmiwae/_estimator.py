@@ -83,6 +83,12 @@ class NotMIWAEImputer(BaseNNImputer):
         Learning rate of Adam.
     device : str or torch.device, default="cpu"
         Where the network is trained and evaluated ("cpu", "cuda", "cuda:1", ...).
+    n_threads : int or None, default=1
+        torch threads (:func:`torch.set_num_threads`) while ``fit``, ``transform`` and the
+        other methods run the network; torch's setting is restored afterwards. 1 is the fastest
+        where processes share the cores (search workers, a busy machine) and makes the results
+        independent of the number of cores; None leaves torch's setting as it is. See
+        :ref:`threads`.
     callbacks : list of skorch callbacks, default=None
         Added to the net (deep-copied, so the estimator's parameters are left untouched), e.g.
         ``skorch.callbacks.EarlyStopping(monitor="train_loss")``.
@@ -181,6 +187,7 @@ class NotMIWAEImputer(BaseNNImputer):
         batch_size=32,
         lr=2e-3,
         device="cpu",
+        n_threads=1,
         callbacks=None,
         verbose=0,
         random_state=None,
@@ -201,6 +208,7 @@ class NotMIWAEImputer(BaseNNImputer):
         self.batch_size = batch_size
         self.lr = lr
         self.device = device
+        self.n_threads = n_threads
         self.callbacks = callbacks
         self.verbose = verbose
         self.random_state = random_state
@@ -249,7 +257,7 @@ class NotMIWAEImputer(BaseNNImputer):
         Xs, _ = self._standardise(X, mask)
         Z = np.where(mask, Xs, Z).astype(np.float32)
         module = self._module_for_inference()
-        with torch.inference_mode():
+        with self._torch_threads(), torch.inference_mode():
             return (
                 module.mask_proba(torch.as_tensor(Z, device=self.net_.device))
                 .double()
