@@ -62,6 +62,13 @@ ESTIMATORS = [
         random_state=0,
     ),
 ]
+#: the tabular neural imputers at a one-epoch budget (the partial_fit and transform_in_chunks tests)
+TINY_ONE_EPOCH = dict(hidden_layer_sizes=(8,), max_epochs=1, batch_size=16, random_state=0)
+TABULAR_NN_ONE_EPOCH = [
+    NotMIWAEImputer(n_importance_samples=2, n_imputation_samples=8, **TINY_ONE_EPOCH),
+    GNRImputer(n_importance_samples=2, n_imputation_samples=8, **TINY_ONE_EPOCH),
+    GPSIImputer(n_steps=2, n_imputation_samples=2, **TINY_ONE_EPOCH),
+]
 # The sequence imputers, on flattened input with n_timesteps=None: each column is a step of a
 # one-dimensional sequence, so every number of columns is valid.
 TINY_SEQ = dict(rnn_size=8, hidden_layer_sizes=(8,), max_epochs=1, batch_size=16, random_state=0)

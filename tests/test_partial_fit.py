@@ -11,16 +11,11 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback
 
-from skimpute import GNRImputer, GPSIImputer, NotMIWAEImputer
+from tests.test_common import TABULAR_NN_ONE_EPOCH
 
 torch.set_num_threads(1)
 
-TINY = dict(hidden_layer_sizes=(8,), max_epochs=1, batch_size=16, random_state=0)
-ESTIMATORS = [
-    NotMIWAEImputer(n_importance_samples=2, n_imputation_samples=8, **TINY),
-    GNRImputer(n_importance_samples=2, n_imputation_samples=8, **TINY),
-    GPSIImputer(n_steps=2, n_imputation_samples=2, **TINY),
-]
+ESTIMATORS = TABULAR_NN_ONE_EPOCH
 IDS = [type(e).__name__ for e in ESTIMATORS]
 
 
