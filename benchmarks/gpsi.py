@@ -1,23 +1,28 @@
 """GPSI on MNIST: imputation NLL against the paper's Figure 2 and Table 1.
 
-``python -m benchmarks.gpsi --profile quick|paper [--resume]`` trains GPSI-add, GPSI-jump,
+``python -m benchmarks.gpsi --profile quick|medium|paper [--resume]`` trains GPSI-add, GPSI-jump,
 LSTM-add and LSTM-jump (:class:`skimpute.GPSIImputer`) on MNIST for each mask setting of the
 paper (MCAR-60/70/80/90, MAR-14/16: one model per setting, trained and tested on the same mask
 distribution, as in the paper), beside two baselines written here, VAE imputation and honest
 template matching, and a sweep of the number of refinement steps (Figure 2(c)). It writes
 
-- ``results/gpsi_mnist.md`` and ``.csv``: the NLL table, the paper's numbers beside ours;
-- ``results/gpsi_digits.png``: imputed digits (truth, masked input, GPSI-add and GPSI-jump,
-  their mean imputation and two roll-outs each);
-- ``results/gpsi_steps.png``: NLL against the number of refinement steps;
-- one raw JSON file per cell under ``results/raw/gpsi/<setting>/`` (``--resume`` reads them
-  back instead of recomputing), and for the digits picture an ``.npz`` of roll-outs beside the
-  GPSI cells of MAR-16.
+- ``results/gpsi_mnist_<profile>.md`` and ``.csv``: the NLL table, the paper's numbers beside
+  ours;
+- ``results/gpsi_digits_<profile>.png``: imputed digits (truth, masked input, GPSI-add and
+  GPSI-jump, their mean imputation and two roll-outs each);
+- ``results/gpsi_steps_<profile>.png``: NLL against the number of refinement steps;
+- one raw JSON file per cell under ``results/raw/gpsi/<profile>/<setting>/`` (``--resume``
+  reads them back instead of recomputing), and for the digits picture an ``.npz`` of roll-outs
+  beside the GPSI cells of MAR-16.
+
+Cells are independent, so a profile can be split over processes (``--settings``, ``--methods``,
+``--no-steps``); ``--report-only`` then writes the tables and figures from every raw file of the
+profile.
 
 Data: the 10 000 MNIST *test* images (``skimpute.datasets.load_mnist_test_images``, read from
 ``../shared/datasets``), each rescaled to min 0 and max 1 as in the reference code; the first
-9 000 train (the quick profile: 1 000 of them), the last 1 000 are evaluated. The paper trained
-on the 60 000 training images and evaluated on the 10 000 test images.
+9 000 train (the quick profile: 1 000 of them), the last 1 000 are evaluated (quick: 200). The
+paper trained on the 60 000 training images and evaluated on the 10 000 test images.
 
 Units: the NLL of an image is the cross-entropy of its true grey levels under the imputed
 probabilities, summed over its missing pixels (nats per image, "Bernoulli on grey levels"). The
@@ -92,6 +97,22 @@ PROFILES = {
         "vae": dict(hidden=128, latent=20, epochs=5, batch_size=50, lr=1e-3),
         "steps": (1, 2, 5, 10, 15),
         "steps_epochs": 2,
+    },
+    # what two CPU cores train in about an hour (both cores, the profile split in two processes)
+    "medium": {
+        "n_train": 9000,
+        "n_eval": 1000,
+        "eval_samples": 10,
+        "gpsi": dict(
+            hidden_layer_sizes=(256, 256), latent_dim=64, n_steps=6, max_epochs=15, batch_size=50
+        ),
+        "lstm": dict(
+            hidden_layer_sizes=(128,), latent_dim=64, n_steps=6, max_epochs=8, batch_size=50
+        ),
+        "lr": 1e-3,
+        "vae": dict(hidden=256, latent=32, epochs=30, batch_size=50, lr=1e-3),
+        "steps": (1, 2, 5, 10, 15),
+        "steps_epochs": 8,
     },
     "paper": {
         "n_train": 9000,
@@ -354,9 +375,28 @@ def train_vae(X_train, config):
     return model, fit_m.seconds
 
 
-def raw_path(out_dir, setting, method, seed=0):
-    """Where the raw record of one cell is written."""
-    return Path(out_dir) / "raw" / SUITE / setting / f"{method}__seed{seed}.json"
+def raw_path(out_dir, setting, method, seed=0, profile="quick"):
+    """Where the raw record of one cell of a profile is written."""
+    return Path(out_dir) / "raw" / SUITE / profile / setting / f"{method}__seed{seed}.json"
+
+
+def result_path(out_dir, name, profile, suffix):
+    """A results file of a profile: ``<out_dir>/<name>_<profile><suffix>``."""
+    return Path(out_dir) / f"{name}_{profile}{suffix}"
+
+
+def read_records(out_dir, profile):
+    """Every raw record of a profile: ``(records, step_records)`` in table order."""
+    root = Path(out_dir) / "raw" / SUITE / profile
+    records, step_records = [], []
+    order = {s: i for i, s in enumerate(SETTINGS)}
+    rank = {m: i for i, m in enumerate(METHODS)}
+    for path in sorted(root.glob("*/*.json")):
+        record = json.loads(path.read_text())
+        (step_records if record.get("sweep") else records).append(record)
+    records.sort(key=lambda r: (order[r["setting"]], rank[r["method"]]))
+    step_records.sort(key=lambda r: (r["method"], r["n_steps"]))
+    return records, step_records
 
 
 def run(
@@ -375,10 +415,10 @@ def run(
 
     Parameters
     ----------
-    profile : {"quick", "paper"}
+    profile : {"quick", "medium", "paper"}
         The budget, see ``PROFILES``.
     out_dir : path
-        Results folder (raw files under ``raw/gpsi/``).
+        Results folder (raw files under ``raw/gpsi/<profile>/``).
     resume : bool
         Read back the cells whose raw file exists instead of running them.
     settings, methods : sequence of str, optional
@@ -417,7 +457,7 @@ def run(
 
     for setting in settings:
         for method in methods:
-            path = raw_path(out_dir, setting, method)
+            path = raw_path(out_dir, setting, method, profile=profile)
             if method in GPSI_METHODS:
                 picture = None
                 if setting == PICTURE_SETTING:
@@ -445,7 +485,9 @@ def run(
     if steps:
         for method in ("GPSI-add", "GPSI-jump"):
             for T in config["steps"]:
-                path = raw_path(out_dir, f"steps_{STEPS_SETTING}", f"{method}_T{T}")
+                path = raw_path(
+                    out_dir, f"steps_{STEPS_SETTING}", f"{method}_T{T}", profile=profile
+                )
                 record = cell(
                     path,
                     lambda m=method, t=T: run_gpsi_cell(
@@ -460,15 +502,20 @@ def run(
                     sweep=True,
                 )
                 step_records.append(record)
+    report(records, step_records, profile, config, out_dir, log)
+    return records, step_records
+
+
+def report(records, step_records, profile, config, out_dir=RESULTS_DIR, log=print):
+    """Write a profile's tables and, where their cells ran, its figures."""
     write_report(records, step_records, profile, config, out_dir)
     if any(r["setting"] == PICTURE_SETTING for r in records):
         try:
-            plot_digits(out_dir)
+            plot_digits(out_dir, profile=profile)
         except FileNotFoundError as err:
             log(f"no digits picture: {err}")
     if step_records:
-        plot_steps(step_records, out_dir)
-    return records, step_records
+        plot_steps(step_records, out_dir, profile=profile)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -508,7 +555,7 @@ def _fmt(value, digits=1):
 
 
 def write_report(records, step_records, profile, config, out_dir):
-    """Write ``gpsi_mnist.md`` and ``gpsi_mnist.csv``; return the Markdown text."""
+    """Write ``gpsi_mnist_<profile>.md`` and ``.csv``; return the Markdown text."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paper, paper_steps = paper_numbers()
@@ -520,7 +567,9 @@ def write_report(records, step_records, profile, config, out_dir):
             row["setting"] = f"steps_{record['setting']}"
         rows.append(row)
     frame = pd.DataFrame.from_records(rows)
-    frame.to_csv(out_dir / "gpsi_mnist.csv", index=False, float_format="%.6g")
+    frame.to_csv(
+        result_path(out_dir, "gpsi_mnist", profile, ".csv"), index=False, float_format="%.6g"
+    )
     settings = list(dict.fromkeys(r["setting"] for r in records))
     methods = list(dict.fromkeys(r["method"] for r in records))
     by_cell = {(r["setting"], r["method"]): r for r in records}
@@ -556,6 +605,19 @@ def write_report(records, step_records, profile, config, out_dir):
             "minutes; the GPSI models barely leave the mean image at this budget, so these "
             "numbers are not comparable with the paper's (200 000 steps on 60 000 images). Run "
             "`python -m benchmarks.gpsi --profile paper --resume` (a GPU helps) for those.",
+            "",
+        ]
+    elif profile == "medium":
+        gpsi_steps = (
+            config["gpsi"]["max_epochs"] * config["n_train"] // config["gpsi"]["batch_size"]
+        )
+        lines += [
+            "**Profile medium**: what two CPU cores train in about an hour, smaller networks and "
+            f"{config['gpsi']['max_epochs']} epochs ({gpsi_steps} steps of batch "
+            f"{config['gpsi']['batch_size']}) for GPSI, {config['lstm']['max_epochs']} epochs "
+            f"and {config['lstm']['n_steps']} steps (the paper: 16) for the LSTM models, on "
+            f"{config['n_train']} images; the paper trained for 200 000 steps on 60 000 images, "
+            "so these numbers say what this budget reaches, not what the models can.",
             "",
         ]
     lines += [
@@ -605,11 +667,11 @@ def write_report(records, step_records, profile, config, out_dir):
                 cells += [_fmt(hit[0]["nll"]) if hit else "–", _fmt(value)]
             lines.append(f"| {T} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
-    (out_dir / "gpsi_mnist.md").write_text(text)
+    result_path(out_dir, "gpsi_mnist", profile, ".md").write_text(text)
     return text
 
 
-def plot_digits(out_dir=RESULTS_DIR, setting=PICTURE_SETTING):
+def plot_digits(out_dir=RESULTS_DIR, setting=PICTURE_SETTING, profile="quick"):
     """Draw truth, masked input, GPSI-add and GPSI-jump (mean and two roll-outs each)."""
     import matplotlib
 
@@ -619,7 +681,7 @@ def plot_digits(out_dir=RESULTS_DIR, setting=PICTURE_SETTING):
     out_dir = Path(out_dir)
     data = {}
     for method in ("GPSI-add", "GPSI-jump"):
-        path = raw_path(out_dir, setting, method).with_suffix(".npz")
+        path = raw_path(out_dir, setting, method, profile=profile).with_suffix(".npz")
         if not path.exists():
             raise FileNotFoundError(f"{path} (run the {method} cell of {setting})")
         data[method] = np.load(path)
@@ -646,13 +708,13 @@ def plot_digits(out_dir=RESULTS_DIR, setting=PICTURE_SETTING):
                 ax.set_title(title, fontsize=7)
     fig.suptitle(f"GPSI on MNIST {setting} (grey = missing)", fontsize=9)
     fig.tight_layout()
-    path = out_dir / "gpsi_digits.png"
+    path = result_path(out_dir, "gpsi_digits", profile, ".png")
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 
 
-def plot_steps(step_records, out_dir=RESULTS_DIR):
+def plot_steps(step_records, out_dir=RESULTS_DIR, profile="quick"):
     """Draw the NLL against the number of refinement steps, ours and the paper's."""
     import matplotlib
 
@@ -679,7 +741,7 @@ def plot_steps(step_records, out_dir=RESULTS_DIR):
     ax.set_title("GPSI: NLL against the number of steps")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    path = Path(out_dir) / "gpsi_steps.png"
+    path = result_path(out_dir, "gpsi_steps", profile, ".png")
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
@@ -694,7 +756,19 @@ def main(argv=None):
     parser.add_argument("--no-steps", action="store_true", help="skip the steps sweep")
     parser.add_argument("--out-dir", default=str(RESULTS_DIR))
     parser.add_argument("--data-home", help="folder with mnist_test_images.npz")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="write the tables and figures from the profile's raw files, run nothing",
+    )
     args = parser.parse_args(argv)
+    if args.report_only:
+        records, step_records = read_records(args.out_dir, args.profile)
+        if not records and not step_records:
+            parser.exit(1, f"no raw result of profile {args.profile} in {args.out_dir}\n")
+        report(records, step_records, args.profile, PROFILES[args.profile], args.out_dir)
+        print(result_path(args.out_dir, "gpsi_mnist", args.profile, ".md").read_text())
+        return 0
     run(
         args.profile,
         out_dir=args.out_dir,
@@ -704,7 +778,7 @@ def main(argv=None):
         steps=not args.no_steps,
         data_home=args.data_home,
     )
-    print((Path(args.out_dir) / "gpsi_mnist.md").read_text())
+    print(result_path(args.out_dir, "gpsi_mnist", args.profile, ".md").read_text())
     return 0
 
 

@@ -53,12 +53,12 @@ def test_quick_machinery_writes_tables_figures_and_resumes(
         ("GPSI-jump", 1),
         ("GPSI-jump", 2),
     ]
-    text = (tmp_path / "gpsi_mnist.md").read_text()
+    text = (tmp_path / "gpsi_mnist_quick.md").read_text()
     assert "| GPSI-add |" in text and "(85.0)" in text  # the paper's MCAR-0.9 GPSI-add
     assert "(175.0)" in text  # the paper's MAR-16 GPSI-add (Table 1)
-    assert (tmp_path / "gpsi_mnist.csv").exists()
-    assert (tmp_path / "gpsi_digits.png").stat().st_size > 0
-    assert (tmp_path / "gpsi_steps.png").stat().st_size > 0
+    assert (tmp_path / "gpsi_mnist_quick.csv").exists()
+    assert (tmp_path / "gpsi_digits_quick.png").stat().st_size > 0
+    assert (tmp_path / "gpsi_steps_quick.png").stat().st_size > 0
 
     # --resume reads the raw files back instead of recomputing
     path = gpsi.raw_path(tmp_path, "mcar90", "TM-hon")
@@ -77,6 +77,15 @@ def test_quick_machinery_writes_tables_figures_and_resumes(
         log=lambda *a: None,
     )
     assert again[0]["nll"] == -1.0
+
+    # --report-only rebuilds the tables from every raw file of the profile, run nothing
+    (tmp_path / "gpsi_mnist_quick.md").unlink()
+    assert gpsi.main(["--profile", "quick", "--report-only", "--out-dir", str(tmp_path)]) == 0
+    text = (tmp_path / "gpsi_mnist_quick.md").read_text()
+    assert "| GPSI-add |" in text and "| mcar90 | TM-hon | -1.0 |" in text
+    assert "## Refinement steps" in text
+    with pytest.raises(SystemExit):
+        gpsi.main(["--profile", "medium", "--report-only", "--out-dir", str(tmp_path)])
 
 
 def test_template_matching_finds_the_nearest_image_on_known_pixels():
