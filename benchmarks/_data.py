@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import load_breast_cancer
+from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.preprocessing import StandardScaler
 
 from skimpute.ampute import mcar, mnar_self_masking
@@ -49,9 +49,15 @@ def load_complete(name, data_home=None):
 
     The papers' protocol: the target or label column is dropped (``load_uci``'s ``data`` already
     leaves it out; abalone's categorical ``sex`` too), then each column is standardised with its
-    mean and standard deviation. ``concrete_strength`` keeps concrete's target, the compressive
-    strength, as a ninth feature, as the papers did (see :data:`WITH_TARGET`).
+    mean and standard deviation. ``digits`` (scikit-learn's 8 x 8 images) is the exception: its
+    grey levels are divided by 16, to [0, 1], not standardised. ``concrete_strength`` keeps
+    concrete's target, the compressive strength, as a ninth feature, as the papers did (see
+    :data:`WITH_TARGET`).
     """
+    if name == "digits":
+        # 8 x 8 grey levels 0..16 kept on their own scale, [0, 1]: standardising would blow the
+        # nearly constant border pixels up, and RMSE is read in grey levels for images
+        return load_digits().data.astype(np.float64) / 16.0
     if name == "breast":
         X = load_breast_cancer().data
     elif name in WITH_TARGET:
@@ -116,8 +122,9 @@ def make_task(name, seed=0, data_home=None, p=1.0):
 
     The protocol of the not-MIWAE and GNR papers: in the first half of the columns an entry
     above its column mean goes missing with probability ``p`` (from the name, else the
-    argument). GNR's "*" mechanism (``gauss4_star``): ``x1`` goes missing when above its mean,
-    ``x2`` when below. ``_mcarNN`` adds NN% MCAR on every feature. Returns
+    argument; ``p = 0``: no self-masking). GNR's "*" mechanism (``gauss4_star``): ``x1`` goes
+    missing when above its mean, ``x2`` when below. ``_mcarNN`` adds NN% MCAR on every feature
+    (with ``p = 0``, MCAR alone: ``digits_mcar20``). Returns
     ``(X_complete, X_missing, mask)``, mask True where observed.
     """
     dataset, p_name, star, mcar_rate = parse_task(name)
@@ -128,8 +135,10 @@ def make_task(name, seed=0, data_home=None, p=1.0):
         X_missing, mask = mnar_self_masking(X, columns=[0], p=p, random_state=seed)
         _, mask_low = mnar_self_masking(-X, columns=[1], p=p, random_state=seed + 1)
         mask &= mask_low
-    else:
+    elif p > 0:
         _, mask = mnar_self_masking(X, columns=columns, p=p, random_state=seed)
+    else:
+        mask = np.ones(X.shape, dtype=bool)
     if mcar_rate:
         mask &= mcar(X, mcar_rate, random_state=seed + 2)[1]
     return X, np.where(mask, X, np.nan), mask

@@ -18,7 +18,7 @@ from sklearn.experimental import enable_iterative_imputer  # noqa: F401
 from sklearn.impute import IterativeImputer, SimpleImputer
 from sklearn.linear_model import BayesianRidge
 
-from skimpute import GNRImputer, MissForestImputer, NotMIWAEImputer
+from skimpute import GNRImputer, GPSIImputer, MissForestImputer, NotMIWAEImputer
 
 #: Gradient steps of a neural imputer in the benchmarks (the papers: 100 000 of batch 16).
 NEURAL_STEPS = 5400
@@ -84,4 +84,8 @@ METHODS = {
     "GNR": partial(_neural, GNRImputer),
     "GNR_alpha0.01": partial(_neural, GNRImputer, alpha=0.01),
     "GNR_alpha100": partial(_neural, GNRImputer, alpha=100.0),
+    # GPSI's direct model with its defaults (Gaussian observations, scale="auto"; trained on
+    # the incomplete data by hiding half of the observed entries of each batch)
+    "GPSI-add": partial(_neural, GPSIImputer, update="add"),
+    "GPSI-jump": partial(_neural, GPSIImputer, update="jump"),
 }

@@ -236,3 +236,23 @@ def test_cli_rejects_zero_seeds_and_reports_when_nothing_ran(tmp_path, capsys):
     # report-only with no raw result: a clear message and a failing exit status, not a traceback
     assert main(["--suite", "quick", "--report-only", "--out-dir", str(tmp_path)]) == 1
     assert "no result to report" in capsys.readouterr().out
+
+
+def test_gpsi_tabular_tasks_are_mcar_alone_and_digits_keep_grey_levels():
+    from benchmarks._data import make_task
+    from benchmarks._methods import METHODS
+    from benchmarks._suites import SUITES
+
+    suite = SUITES["gpsi_tabular"]
+    assert suite.p == 0.0
+    X, X_missing, mask = make_task("digits_mcar50", seed=0, p=suite.p)
+    assert X.shape == (1797, 64) and X.min() == 0.0 and X.max() == 1.0
+    assert 0.48 < 1 - mask.mean() < 0.52
+    # missing completely at random: every column loses about half, high values no more often
+    assert (1 - mask.mean(axis=0)).min() > 0.35
+    assert np.array_equal(np.isnan(X_missing), ~mask)
+    high = X > 0.5
+    assert abs((~mask)[high].mean() - (~mask)[~high].mean()) < 0.03
+    for method in ("GPSI-add", "GPSI-jump"):
+        estimator = METHODS[method](0, X.shape[0])
+        assert estimator.update == method.split("-")[1] and estimator.max_epochs == 300
