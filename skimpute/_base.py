@@ -656,8 +656,9 @@ class NeuralNetMixin:
         Returns
         -------
         net : ImputerNet
-            The net, with Adam, :class:`BatchIterator`, no validation split, deep copies of
-            ``callbacks`` (a progress bar added when ``verbose``) and ``net_params`` applied last.
+            The net, with Adam, :class:`BatchIterator`, no validation split, the model's own
+            callbacks (:meth:`_extra_callbacks`) then deep copies of ``callbacks`` (a progress
+            bar added when ``verbose``), and ``net_params`` applied last.
 
         Notes
         -----
@@ -669,6 +670,7 @@ class NeuralNetMixin:
             isinstance(cb[1] if isinstance(cb, tuple) else cb, ProgressBar) for cb in callbacks
         ):
             callbacks = [("progress_bar", ProgressBar())] + list(callbacks)
+        callbacks = list(self._extra_callbacks()) + list(callbacks)
         params = {
             "module": self._module_class(),
             "criterion": self._criterion_class(),
@@ -688,6 +690,16 @@ class NeuralNetMixin:
         params.update(self._extra_net_params())
         params.update(copy.deepcopy(self.net_params) if self.net_params else {})
         return self._net_class()(**params)
+
+    def _extra_callbacks(self):
+        """Return the model's own skorch callbacks, put before the user's (none by default).
+
+        Returns
+        -------
+        callbacks : list of (str, skorch.callbacks.Callback)
+            Named callbacks that the model's training needs (e.g. a schedule).
+        """
+        return []
 
     def _extra_net_params(self):
         """Return arguments of the net beyond the shared ones (none by default).

@@ -7,6 +7,7 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV
+from skorch.callbacks import Callback
 
 from skimpute import GPSIImputer
 from skimpute.ampute import mcar, square_occlusion
@@ -188,3 +189,34 @@ def test_diverging_training_stops_with_a_clear_error():
     X = np.random.default_rng(0).normal(size=(100, 5))
     with pytest.raises(FloatingPointError, match="training loss became"):
         GPSIImputer(**{**TINY, "max_epochs": 5, "lr": 1e8}).fit(X)
+
+
+class RecordKLWeight(Callback):
+    """Record the module's KL weight at every training batch (after the warm-up has set it)."""
+
+    def initialize(self):
+        self.weights = []
+        return self
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.weights.append(net.module_.kl_weight)
+
+
+def kl_weights(imputer):
+    return dict(imputer.net_.callbacks_)["record"].weights
+
+
+def test_kl_warmup_ramps_the_kl_weights_to_one_and_partial_fit_continues_it():
+    X = np.random.default_rng(0).normal(size=(64, 4))  # 2 batches of 32 per epoch
+    params = {**TINY, "max_epochs": 4, "callbacks": [("record", RecordKLWeight())]}
+    weights = kl_weights(GPSIImputer(kl_warmup=0.5, **params).fit(X))  # ramp: 2 epochs
+    np.testing.assert_allclose(weights, [0.25, 0.5, 0.75, 1.0, 1.0, 1.0, 1.0, 1.0])
+    no_ramp = GPSIImputer(kl_warmup=0.0, **params).fit(X)
+    assert kl_weights(no_ramp) == [1.0] * 8  # eq. 17 from the first step
+    assert "kl_warmup" not in dict(no_ramp.net_.callbacks_)
+    # partial_fit (one epoch a call, ramp length from max_epochs) continues the ramp over calls
+    imputer = GPSIImputer(kl_warmup=0.5, **params)
+    for _ in range(4):
+        imputer.partial_fit(X)
+    assert kl_weights(imputer) == weights

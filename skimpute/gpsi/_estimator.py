@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from skimpute._base import BaseNNImputer, observed_mask
-from skimpute.gpsi._module import GPSIModule, TrainMask
+from skimpute.gpsi._module import GPSIModule, KLWarmup, TrainMask
 
 
 def _square_side(n_features):
@@ -92,6 +92,13 @@ class GPSIImputer(BaseNNImputer):
     lambda_p : float, default=0.05
         Weight of ``sum_t KL(p_t || q_t)`` in training (``lambda_p`` of the reference code;
         eq. 17 is 0).
+    kl_warmup : float, default=0.5
+        Fraction of `max_epochs` over which the weights of both KL terms rise linearly from 0
+        to `lambda_q` and `lambda_p` (a KL warm-up; 0 trains on eq. 17 from the first step).
+        Without it the guide can collapse onto the primary policy before it learns to use
+        the values it sees, and the imputation stays at the column means (scikit-learn's
+        digits with half of the entries missing, see :doc:`/gpsi`). ``partial_fit`` continues
+        the ramp over the epochs of the net's history. The reference code has no KL warm-up.
     latent_dim : int, default=None
         Size of the steps ``z_t``; None means ``min(100, n_features - 1)`` (at least 1), the
         paper using 100 for MNIST.
@@ -219,6 +226,7 @@ class GPSIImputer(BaseNNImputer):
         "image_shape": ["array-like", None],
         "lambda_q": [Interval(Real, 0, None, closed="left")],
         "lambda_p": [Interval(Real, 0, None, closed="left")],
+        "kl_warmup": [Interval(Real, 0, 1, closed="left")],
         "scale": ["boolean", StrOptions({"auto"})],
     }
 
@@ -235,6 +243,7 @@ class GPSIImputer(BaseNNImputer):
         image_shape=None,
         lambda_q=0.95,
         lambda_p=0.05,
+        kl_warmup=0.5,
         latent_dim=None,
         hidden_layer_sizes=(256, 256),
         activation="relu",
@@ -260,6 +269,7 @@ class GPSIImputer(BaseNNImputer):
         self.image_shape = image_shape
         self.lambda_q = lambda_q
         self.lambda_p = lambda_p
+        self.kl_warmup = kl_warmup
         self.latent_dim = latent_dim
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -351,6 +361,10 @@ class GPSIImputer(BaseNNImputer):
             "lambda_p": self.lambda_p,
             "train_mask": self._train_mask(n_features),
         }
+
+    def _extra_callbacks(self):
+        n_warmup = self.kl_warmup * self.max_epochs
+        return [("kl_warmup", KLWarmup(n_warmup))] if n_warmup > 0 else []
 
     def _floats_per_row(self, n_features):
         width = max(int(np.max(self.hidden_layer_sizes)), 1)

@@ -26,12 +26,13 @@ import math
 
 import numpy as np
 import torch
+from skorch.callbacks import Callback
 from torch import nn
 from torch.nn import functional as F
 
 from skimpute.nn import GlobalNoise, iw_bound, make_mlp
 
-__all__ = ["DirectPolicy", "GPSIModule", "LSTMPolicy", "Observation", "TrainMask"]
+__all__ = ["DirectPolicy", "GPSIModule", "KLWarmup", "LSTMPolicy", "Observation", "TrainMask"]
 
 _LOG_2PI = math.log(2 * math.pi)
 _MIX_DIM = 20  # size of the LSTM model's mixture latent z_0 (the reference code's choice)
@@ -475,6 +476,9 @@ class GPSIModule(nn.Module):
         The two policies and the shared constructor.
     observation : Observation
         ``p(x | c_T)``.
+    kl_weight : float
+        Factor in [0, 1] on both KL weights of the training objective, 1.0 (eq. 17 with
+        `lambda_q` and `lambda_p`) unless :class:`KLWarmup` is ramping it up.
     n_steps, lambda_q, lambda_p, train_mask
         The parameters.
     """
@@ -500,6 +504,7 @@ class GPSIModule(nn.Module):
         self.n_steps = int(n_steps)
         self.lambda_q, self.lambda_p = float(lambda_q), float(lambda_p)
         self.train_mask = train_mask if train_mask is not None else TrainMask("mcar", 0.5)
+        self.kl_weight = 1.0
 
     def reads(self, x, obs, known, c, guided):
         """What the policies read: the known values filled with the current guess.
@@ -605,8 +610,8 @@ class GPSIModule(nn.Module):
         """Return minus the per-row training objective (eq. 17), shape ``(B, 1)``.
 
         A mask drawn from `train_mask` hides part of the observed entries; one roll-out of the
-        guide per row gives ``-log p(x_u | c_T) + lambda_q sum_t KL(q_t || p_t) + lambda_p
-        sum_t KL(p_t || q_t)``. The sign is flipped so that
+        guide per row gives ``-log p(x_u | c_T) + w (lambda_q sum_t KL(q_t || p_t) + lambda_p
+        sum_t KL(p_t || q_t))``, with ``w = kl_weight`` (1 after a warm-up). The sign is flipped so that
         :class:`~skimpute.nn.NegIWBound` with one sample is the mean objective.
 
         Parameters
@@ -623,7 +628,8 @@ class GPSIModule(nn.Module):
         """
         known = self.train_mask.known(mask, lambda k: torch.rand(mask.shape[0], k, device=X.device))
         nll, kl_qp, kl_pq, _ = self.evaluate(X, mask, known, 1, GlobalNoise(X.device))
-        return -(nll + self.lambda_q * kl_qp + self.lambda_p * kl_pq).T
+        kl = self.lambda_q * kl_qp + self.lambda_p * kl_pq
+        return -(nll + self.kl_weight * kl).T
 
     # ------------------------------------------------------------------ inference
     def impute(self, X, mask, n_samples, noise):
@@ -666,3 +672,48 @@ class GPSIModule(nn.Module):
         known = self.hidden_mask(mask, noise)
         nll, _, _, log_ratio = self.evaluate(X, mask, known, n_samples, noise)
         return iw_bound(log_ratio - nll, dim=0), mask * (1.0 - known)
+
+
+class KLWarmup(Callback):
+    """Ramp the KL weights of the GPSI objective up from 0 over the first epochs (a warm-up).
+
+    With the KL terms at full weight from the first step, the guide can collapse onto the
+    primary policy before it learns to use the values it sees: both then pick uninformative
+    steps, ``omega`` learns to ignore them and the imputation stays at ``c_0``, the column
+    means (seen on scikit-learn's digits with half of the entries missing). Ramping the KL
+    weights lets the guide first learn steps that carry information about ``x_u``, which the
+    KL terms then teach the primary policy; it is the standard remedy for this collapse in
+    variational models (Bowman et al., 2016; Sonderby et al., 2016). The objective is eq. 17
+    again once the warm-up is over.
+
+    Before each training batch it sets the module's ``kl_weight`` to
+    ``min(1, (e + (b + 1) / n_b) / n_warmup)``: epoch ``e`` (counted from 0 over the net's
+    whole history, so ``partial_fit`` continues the ramp), batch ``b`` of ``n_b`` in the epoch.
+
+    Parameters
+    ----------
+    n_warmup : float
+        Length of the ramp in epochs (> 0; it may be fractional).
+
+    Attributes
+    ----------
+    n_batches_ : int
+        Batches in the current epoch.
+    """
+
+    def __init__(self, n_warmup):
+        self.n_warmup = n_warmup
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """Record the number of batches of the epoch."""
+        n_rows = len(dataset_train) if dataset_train is not None else 1
+        self.n_batches_ = max(1, math.ceil(n_rows / net.batch_size))
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        """Set ``net.module_.kl_weight`` for a training batch."""
+        if not training:
+            return
+        epoch = len(net.history) - 1
+        batch_index = len(net.history[-1]["batches"]) - 1
+        progress = epoch + (batch_index + 1) / getattr(self, "n_batches_", 1)
+        net.module_.kl_weight = min(1.0, progress / float(self.n_warmup))
