@@ -611,8 +611,8 @@ class GPSIModule(nn.Module):
 
         A mask drawn from `train_mask` hides part of the observed entries; one roll-out of the
         guide per row gives ``-log p(x_u | c_T) + w (lambda_q sum_t KL(q_t || p_t) + lambda_p
-        sum_t KL(p_t || q_t))``, with ``w = kl_weight`` (1 after a warm-up). The sign is flipped so that
-        :class:`~skimpute.nn.NegIWBound` with one sample is the mean objective.
+        sum_t KL(p_t || q_t))``, with ``w = kl_weight`` (1 after a warm-up). The sign is
+        flipped so that :class:`~skimpute.nn.NegIWBound` with one sample is the mean objective.
 
         Parameters
         ----------
