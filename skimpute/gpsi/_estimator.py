@@ -97,8 +97,9 @@ class GPSIImputer(BaseNNImputer):
         to `lambda_q` and `lambda_p` (a KL warm-up; 0 trains on eq. 17 from the first step).
         Without it the guide can collapse onto the primary policy before it learns to use
         the values it sees, and the imputation stays at the column means (scikit-learn's
-        digits with half of the entries missing, see :doc:`/gpsi`). ``partial_fit`` continues
-        the ramp over the epochs of the net's history. The reference code has no KL warm-up.
+        digits with half of the entries missing, see :doc:`/gpsi`). ``partial_fit`` follows
+        the same ramp of ``kl_warmup * max_epochs`` epochs over the epochs of the net's
+        history. The reference code has no KL warm-up.
     latent_dim : int, default=None
         Size of the steps ``z_t``; None means ``min(100, n_features - 1)`` (at least 1), the
         paper using 100 for MNIST.
