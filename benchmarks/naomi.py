@@ -1,6 +1,7 @@
 """NAOMI on billiards: the paper's figure 4, Table 1, figures 5 and 8, speed, adversarial stage.
 
-``python -m benchmarks.naomi --profile quick|medium|paper [--resume] [--experiments ...]`` runs
+``python -m benchmarks.naomi --profile quick|medium|large|paper [--resume] [--experiments ...]``
+runs
 
 - ``imputation`` (figure 4): billiards test sequences with 180 to 195 of 200 steps missing,
   imputed by NAOMI, SingleRes (NAOMI with one resolution), the autoregressive GRU (``RNN``),
@@ -123,6 +124,27 @@ PROFILES = {
             n_test=200,
             n_timesteps=50,
             max_epochs=20,
+            adversarial_epochs=8,
+            lr=2e-3,
+            adversarial_lr=3e-4,
+            discriminator_lr=1e-2,
+        ),
+    ),
+    # the medium models with 3x the sequences and 1.5x the epochs (4.5x the training steps,
+    # about 80 minutes of one core for the imputation experiment): how the gaps to the paper
+    # move with the budget
+    "large": Profile(
+        name="large",
+        n_train=1500,
+        n_test=300,
+        max_epochs=30,
+        lr=2e-3,
+        naive_sequences=20,
+        walk=dict(
+            n_train=1500,
+            n_test=200,
+            n_timesteps=50,
+            max_epochs=30,
             adversarial_epochs=8,
             lr=2e-3,
             adversarial_lr=3e-4,
