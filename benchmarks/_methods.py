@@ -82,6 +82,8 @@ METHODS = {
     "PPCA": _not_miwae(None, "linear"),
     # GNR with the paper's alpha = 1, and the two other values of its Figure 6
     "GNR": partial(_neural, GNRImputer),
+    # the same on the data as the papers prepare them (see not-MIWAE's `-unscaled`)
+    "GNR-unscaled": partial(_neural, GNRImputer, scale=False),
     "GNR_alpha0.01": partial(_neural, GNRImputer, alpha=0.01),
     "GNR_alpha100": partial(_neural, GNRImputer, alpha=100.0),
     # GPSI's direct model with its defaults (Gaussian observations, scale="auto"; trained on

@@ -113,6 +113,29 @@ def test_neural_budget_is_the_default_on_breast_and_fewer_epochs_on_larger_data(
     assert METHODS["MIWAE"](0, 100).get_params()["missing_model"] is None
 
 
+def test_unscaled_methods_differ_only_in_scale_and_sit_beside_the_papers_rows(
+    shared_paper_results,
+):
+    from benchmarks._methods import METHODS
+    from benchmarks._suites import GNR_TABLE1, GNR_TABLE3
+
+    for scaled, unscaled in [
+        ("GNR", "GNR-unscaled"),
+        ("not-MIWAE_selfmasking_known", "not-MIWAE_selfmasking_known-unscaled"),
+    ]:
+        a, b = METHODS[scaled](1, 500).get_params(), METHODS[unscaled](1, 500).get_params()
+        assert a["scale"] is True and b["scale"] is False
+        assert {k: v for k, v in a.items() if k != "scale"} == {
+            k: v for k, v in b.items() if k != "scale"
+        }
+    gnr = paper_value(GNR_TABLE1, "gauss4_p100", "GNR", shared_paper_results)
+    assert gnr is not None
+    assert paper_value(GNR_TABLE1, "gauss4_p100", "GNR-unscaled", shared_paper_results) == gnr
+    assert paper_value(GNR_TABLE3, "banknote_p80", "GNR-unscaled", shared_paper_results) == (
+        pytest.approx(0.9102)
+    )
+
+
 def test_paper_table_names_every_not_miwae_row(shared_paper_results):
     import pandas as pd
 
