@@ -8,7 +8,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skimpute.metrics import CompleteDataScorer, HiddenEntriesScorer
-from skimpute.nn import LinearMissing, MCARMissing, NonlinearMissing, SelfMasking
+from skimpute.nn import LinearMissing, MCARMissing, NonlinearMissing, SelfMasking, snis_median
 from skimpute.notmiwae import NotMIWAEImputer
 from skimpute.notmiwae._module import NotMIWAEModule
 
@@ -120,6 +120,8 @@ def test_grid_search_with_the_foundations_scorers(scorer_name):
         dict(decoder="linear", likelihood="student_t"),
         dict(likelihood="student_t", imputation="median"),
         dict(imputation="median", activation="relu"),
+        dict(imputation="median", rao_blackwell=True),
+        dict(missing_model=None, imputation="median", rao_blackwell=False),
     ],
     ids=str,
 )
@@ -194,3 +196,67 @@ def test_importance_weights_shape_and_training_bound():
     # gradients reach the missing model through the reparameterised sample of x_m
     log_w.mean().backward()
     assert module.missing.weight.grad is not None and torch.any(module.missing.weight.grad != 0)
+
+
+def constant_decoder_module(slope):
+    """A not-MIWAE whose decoder is N(0, 1) whatever z, whose encoder is the prior and whose
+    self-masking is ``P(observed | x) = sigmoid(-slope * x)``: the conditional distribution of a
+    missing value is then known in closed form."""
+    module = NotMIWAEModule(1, 1, hidden_layer_sizes=(4,), missing_model="selfmasking_known")
+    with torch.no_grad():
+        for p in module.encoder.parameters():
+            p.zero_()  # q(z | x_o) = N(0, 1) = p(z): the latent part of every weight is 1
+        out = module.decoder.net[-1]
+        out.weight.zero_()
+        out.bias.copy_(torch.tensor([0.0, np.log(np.expm1(1.0 - 1e-3))]))  # loc 0, scale 1
+        module.missing.weight.fill_(np.log(np.expm1(slope)))  # softplus(weight) = slope
+        module.missing.bias.zero_()
+    return module.eval()
+
+
+def test_sampled_values_estimate_the_selected_conditional_mean():
+    # E[x_m | s = 0] = E[x sigmoid(slope x)] / E[sigmoid(slope x)] under x ~ N(0, 1): about
+    # 0.78 for slope 20. The decoder mean is 0 at every z, so the Rao-Blackwellised estimate of
+    # eq. 18-19 stays at 0; the sampled values of eq. 16 follow the selection by the mask.
+    slope = 20.0
+    grid = np.linspace(-8, 8, 200_001)
+    density = np.exp(-0.5 * grid**2) / (1 + np.exp(-slope * grid))
+    expected = float((grid * density).sum() / density.sum())
+    module = constant_decoder_module(slope)
+    X, mask = torch.zeros(3, 1), torch.zeros(3, 1)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        sampled = module.impute(X, mask, 20_000, rao_blackwell=False)
+        decoder = module.impute(X, mask, 20_000, rao_blackwell=True)
+        median = module.impute(X, mask, 20_000, method="median", rao_blackwell=False)
+    np.testing.assert_allclose(sampled.numpy(), expected, atol=0.03)
+    np.testing.assert_allclose(decoder.numpy(), 0.0, atol=1e-6)
+    # the selected distribution is right-skewed, its median below its mean but well above 0
+    assert torch.all((median > 0.5) & (median < sampled))
+
+
+def test_snis_median_is_the_weighted_median():
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(50, 4, 3))
+    log_w = rng.normal(size=(50, 4))
+    got = snis_median(torch.as_tensor(log_w), torch.as_tensor(values)).numpy()
+    w = np.exp(log_w - log_w.max(0))
+    w /= w.sum(0)
+    for b in range(4):
+        for j in range(3):
+            order = np.argsort(values[:, b, j])
+            first = np.searchsorted(np.cumsum(w[order, b]), 0.5)
+            assert got[b, j] == values[order[first], b, j]
+
+
+def test_rao_blackwell_auto_follows_the_missing_model():
+    _, Xm = censored_gaussian(n=80)
+    base = dict(hidden_layer_sizes=(8,), max_epochs=2, n_imputation_samples=50, random_state=0)
+    not_miwae = NotMIWAEImputer(missing_model="selfmasking_known", **base).fit(Xm)
+    auto = not_miwae.transform(Xm)
+    np.testing.assert_array_equal(auto, not_miwae.set_params(rao_blackwell=False).transform(Xm))
+    assert not np.array_equal(auto, not_miwae.set_params(rao_blackwell=True).transform(Xm))
+    miwae = NotMIWAEImputer(missing_model=None, **base).fit(Xm)
+    auto = miwae.transform(Xm)
+    np.testing.assert_array_equal(auto, miwae.set_params(rao_blackwell=True).transform(Xm))
+    assert not np.array_equal(auto, miwae.set_params(rao_blackwell=False).transform(Xm))

@@ -46,6 +46,7 @@ from skimpute.nn._sampling import (
     mixture_median,
     row_seeds,
     snis_mean,
+    snis_median,
     snis_weights,
 )
 from skimpute.nn._sequence import MeanLoss, StackedGRU, draw_known_steps
@@ -80,5 +81,6 @@ __all__ = [
     "observation_rsample",
     "row_seeds",
     "snis_mean",
+    "snis_median",
     "snis_weights",
 ]

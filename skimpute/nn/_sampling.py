@@ -26,6 +26,7 @@ __all__ = [
     "mixture_median",
     "row_seeds",
     "snis_mean",
+    "snis_median",
     "snis_weights",
 ]
 
@@ -323,6 +324,50 @@ def snis_mean(log_w, values):
     tensor([[3.0000]])
     """
     return (snis_weights(log_w, dim=0).unsqueeze(-1) * values).sum(dim=0)
+
+
+def snis_median(log_w, values):
+    """Compute the weighted median of the importance samples, per row and entry.
+
+    Each entry's estimate is the smallest sample value ``v`` whose self-normalised weight below
+    and at it, ``sum_{k: values_k <= v} alpha_k``, reaches 0.5: the median of the weighted
+    empirical distribution of the samples. With the sampled completed rows ``(x_o, x_m,k)`` as
+    `values` this is the conditional median of ``x_m`` given ``(x_o, s)`` by eq. (16) of the
+    not-MIWAE paper with ``h`` the indicator of eq. (20), without the Rao-Blackwellisation that
+    is exact only when the weights do not depend on ``x_m``.
+
+    Parameters
+    ----------
+    log_w : Tensor of shape (S, B)
+        Log importance weights, ``S`` samples per row.
+    values : Tensor of shape (S, B, D)
+        The samples attached to the weights.
+
+    Returns
+    -------
+    median : Tensor of shape (B, D)
+        The weighted median of `values` over the samples; each entry is one of the samples.
+
+    See Also
+    --------
+    snis_mean : The weighted mean of the samples.
+    mixture_median : The median of a weighted mixture of CDFs.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skimpute.nn import snis_median
+    >>> log_w = torch.log(torch.tensor([[0.2], [0.3], [0.5]]))  # S = 3 samples of B = 1 row
+    >>> snis_median(log_w, torch.tensor([[[3.0]], [[1.0]], [[2.0]]]))  # 1: 0.3, 2: 0.8
+    tensor([[2.]])
+    """
+    alpha = snis_weights(log_w, dim=0).unsqueeze(-1).expand_as(values)
+    sorted_values, order = values.sort(dim=0)
+    cumulative = alpha.gather(0, order).cumsum(dim=0)
+    # the first sorted sample whose cumulative weight reaches one half (the last one at worst,
+    # where rounding leaves the total just below 0.5)
+    first = (cumulative < 0.5).sum(dim=0, keepdim=True).clamp(max=values.shape[0] - 1)
+    return sorted_values.gather(0, first).squeeze(0)
 
 
 def importance_resample(log_w, values, n, noise):

@@ -19,8 +19,9 @@ class NotMIWAEImputer(BaseNNImputer):
     importance-weighted lower bound of ``log p(x_observed, s)`` with ``K`` samples per row from
     ``q_gamma(z | x_observed) p_theta(x_missing | z)``. The missing entries are imputed by
     self-normalised importance sampling with ``L`` samples: the weighted mean (or median) of the
-    decoder's conditional distributions. With ``missing_model=None`` the model is the MIWAE [2]_,
-    which assumes the values are missing at random.
+    sampled missing values (or, with ``rao_blackwell=True``, of the decoder's conditional
+    distributions). With ``missing_model=None`` the model is the MIWAE [2]_, which assumes the
+    values are missing at random.
 
     The data are standardised with the observed means and standard deviations before they reach
     the network (``scale=True``), and the imputations are scaled back. The network is a skorch
@@ -73,6 +74,17 @@ class NotMIWAEImputer(BaseNNImputer):
     imputation : {"mean", "median"}, default="mean"
         Single imputation by the conditional mean (minimises the squared error) or the
         conditional median (minimises the absolute error; appendix B of the paper).
+    rao_blackwell : "auto" or bool, default="auto"
+        How the importance samples ``(z_k, x_m,k)`` estimate that mean or median. True: from the
+        decoder at each ``z_k``, the weighted mean of the decoder means ``E[x_m | z_k]`` (eq. 18-19
+        of the paper, what the authors' code does) or the median of the weighted mixture of the
+        decoder CDFs (eq. 20). False: from the sampled ``x_m,k`` themselves, their weighted mean
+        or median (eq. 16). The weights contain ``p(s | x_o, x_m,k)``, so under a missing model
+        that depends on ``x`` they select part of ``p(x_m | z_k)`` (under censoring, its upper
+        tail) and only the sampled values follow; the decoder means ignore that selection and
+        pull the imputations towards the missing-at-random fit. ``"auto"`` is False for every
+        missing model and True for ``missing_model=None`` (MIWAE), where both are consistent and
+        the decoder's estimate has the lower variance.
     scale : bool, default=True
         Standardise each column with its observed mean and standard deviation before training.
     max_epochs : int, default=300
@@ -167,6 +179,7 @@ class NotMIWAEImputer(BaseNNImputer):
         "decoder": [StrOptions({"mlp", "linear"})],
         "likelihood": [StrOptions(set(LIKELIHOODS))],
         "imputation": [StrOptions({"mean", "median"})],
+        "rao_blackwell": [StrOptions({"auto"}), "boolean"],
     }
 
     def __init__(
@@ -182,6 +195,7 @@ class NotMIWAEImputer(BaseNNImputer):
         n_importance_samples=20,
         n_imputation_samples=1000,
         imputation="mean",
+        rao_blackwell="auto",
         scale=True,
         max_epochs=300,
         batch_size=32,
@@ -203,6 +217,7 @@ class NotMIWAEImputer(BaseNNImputer):
         self.n_importance_samples = n_importance_samples
         self.n_imputation_samples = n_imputation_samples
         self.imputation = imputation
+        self.rao_blackwell = rao_blackwell
         self.scale = scale
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -234,7 +249,19 @@ class NotMIWAEImputer(BaseNNImputer):
         }
 
     def _impute_chunk(self, module, X, mask, noise):
-        return module.impute(X, mask, self.n_imputation_samples, noise, method=self.imputation)
+        rao_blackwell = (
+            not module.missing.depends_on_x
+            if self.rao_blackwell == "auto"
+            else bool(self.rao_blackwell)
+        )
+        return module.impute(
+            X,
+            mask,
+            self.n_imputation_samples,
+            noise,
+            method=self.imputation,
+            rao_blackwell=rao_blackwell,
+        )
 
     def predict_mask_proba(self, X):
         """Probability that each entry is observed, from the missing model at the imputed data.

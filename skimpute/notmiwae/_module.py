@@ -26,6 +26,7 @@ from skimpute.nn import (
     observation_median,
     observation_rsample,
     snis_mean,
+    snis_median,
 )
 
 
@@ -104,13 +105,22 @@ class NotMIWAEModule(nn.Module):
         log_w, _, _ = self.importance(X, mask, n_samples, noise)
         return iw_bound(log_w, dim=0)
 
-    def impute(self, X, mask, n_samples, noise=None, method="mean"):
+    def impute(self, X, mask, n_samples, noise=None, method="mean", rao_blackwell=True):
         """Self-normalised importance-sampling imputation ``(B, D)`` (standardised scale).
 
-        ``"mean"``: the weighted mean of the decoder means (eq. 19). ``"median"``: the median of
-        the weighted mixture of the decoder CDFs (eq. 20), by bisection.
+        ``"mean"``: the weighted mean, ``"median"``: the weighted median of the conditional
+        distribution of ``x_m`` given ``(x_o, s)``. With `rao_blackwell` the estimates use the
+        decoder at each ``z_k`` (eq. 18-20): the weighted mean of the decoder means, or the median
+        of the weighted mixture of the decoder CDFs, by bisection. Without it they use the
+        sampled ``x_m,k`` themselves (eq. 16): their weighted mean or median. The two agree when
+        the weights do not depend on ``x_m`` (the MIWAE); otherwise only the second is
+        consistent, since ``p(s | x_o, x_m,k)`` selects part of ``p(x_m | z_k)``.
         """
-        log_w, px, _ = self.importance(X, mask, n_samples, noise)
+        log_w, px, x_full = self.importance(
+            X, mask, n_samples, noise, need_x_sample=not rao_blackwell
+        )
+        if not rao_blackwell:
+            return (snis_mean if method == "mean" else snis_median)(log_w, x_full)
         if method == "mean":
             return snis_mean(log_w, px.mean)
         return observation_median(log_w, px)
