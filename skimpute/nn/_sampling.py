@@ -296,8 +296,10 @@ def snis_weights(log_w, dim=0):
 def snis_mean(log_w, values):
     """Compute the self-normalised importance-sampling estimate ``sum_k alpha_k values_k``.
 
-    With the decoder means ``E[x | z_k]`` as `values` this is the conditional-mean imputation
-    ``E[x_m | x_o, s]`` of eq. (19) of the not-MIWAE paper (Rao-Blackwellised, eq. 18).
+    With the sampled completed rows ``(x_o, x_m,k)`` as `values` this is the conditional-mean
+    imputation ``E[x_m | x_o, s]`` of eq. (16) of the not-MIWAE paper; with the decoder means
+    ``E[x | z_k]`` it is the Rao-Blackwellised form of eq. (18-19), exact when the weights do not
+    depend on ``x_m`` (the MIWAE, GNR).
 
     Parameters
     ----------
