@@ -9,6 +9,7 @@ import torch
 from benchmarks.naomi import (
     PROFILES,
     Profile,
+    conditional_mean_paths,
     main,
     random_walks,
     raw_path,
@@ -85,3 +86,22 @@ def test_random_walks_are_smooth_and_seeded():
     steps = np.diff(X, axis=1)
     correlation = np.mean(np.sum(steps[:, 1:] * steps[:, :-1], -1)) / np.mean(np.sum(steps**2, -1))
     assert correlation > 0.5  # persistent velocities
+
+
+def test_conditional_mean_floor():
+    from skimpute.datasets import make_billiards
+
+    _, X = make_billiards(n_train=0, n_test=40, n_timesteps=60, random_state=0)
+    floor = conditional_mean_paths(X, seed=0, n_draws=500)
+    assert floor.shape == X.shape
+    np.testing.assert_allclose(floor[:, 0], X[:, 0])  # the known step is the known step
+    # from the centre no path reaches a wall within 12 steps (speed <= 0.08), and the
+    # directions are uniform, so the mean stays at the start
+    centre = conditional_mean_paths(np.zeros((1, 12, 2)), seed=0, n_draws=4000)
+    np.testing.assert_allclose(centre, 0.0, atol=0.01)
+    # the conditional mean beats every other prediction from p_0 alone: standing still, the
+    # centre of the box, and the truth of another sequence
+    error = np.mean((floor - X) ** 2)
+    assert error < np.mean((X[:, :1] - X) ** 2)
+    assert error < np.mean(X**2)
+    assert error < np.mean((np.roll(X, 1, axis=0) - X) ** 2)

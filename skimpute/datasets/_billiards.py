@@ -102,10 +102,19 @@ def make_billiards(
 
 def _simulate(rng, n, n_timesteps, low, high, edge):
     """Trajectories of `n` balls in the box ``[-edge, edge]^2``, shape (n, n_timesteps, 2)."""
-    width = 2.0 * edge
     start = rng.uniform(-edge, edge, size=(n, 2))
+    return _paths(start, _velocities(rng, n, low, high), n_timesteps, edge)
+
+
+def _velocities(rng, n, low, high):
+    """`n` velocities, a uniform direction and a speed uniform in ``[low, high]``, shape (n, 2)."""
     angle = rng.uniform(0.0, 2.0 * np.pi, size=n)
-    velocity = rng.uniform(low, high, size=n)[:, None] * np.stack([np.cos(angle), np.sin(angle)], 1)
+    return rng.uniform(low, high, size=n)[:, None] * np.stack([np.cos(angle), np.sin(angle)], 1)
+
+
+def _paths(start, velocity, n_timesteps, edge):
+    """Positions of balls from `start` (n, 2) at `velocity` (n, 2), shape (n, n_timesteps, 2)."""
+    width = 2.0 * edge
     t = np.arange(n_timesteps, dtype=np.float64)[None, :, None]
     free = start[:, None, :] + edge + t * velocity[:, None, :]  # free motion, from the lower wall
     folded = np.mod(free, 2.0 * width)  # unfold the reflections: a period is there and back
