@@ -136,6 +136,24 @@ def test_unscaled_methods_differ_only_in_scale_and_sit_beside_the_papers_rows(
     )
 
 
+def test_gnr_set_differs_only_in_the_encoder_and_sits_beside_the_papers_row(
+    shared_paper_results,
+):
+    from benchmarks._methods import METHODS
+    from benchmarks._suites import GNR_TABLE2, GNR_TABLE3, SUITES
+
+    a, b = METHODS["GNR"](1, 500).get_params(), METHODS["GNR-set"](1, 500).get_params()
+    assert a["encoder"] == "mlp" and b["encoder"] == "set"
+    assert {k: v for k, v in a.items() if k != "encoder"} == {
+        k: v for k, v in b.items() if k != "encoder"
+    }
+    assert "GNR-set" in SUITES["gnr_uci"].methods
+    for table, task in [(GNR_TABLE2, "banknote_p100"), (GNR_TABLE3, "banknote_p80")]:
+        gnr = paper_value(table, task, "GNR", shared_paper_results)
+        assert gnr is not None
+        assert paper_value(table, task, "GNR-set", shared_paper_results) == gnr
+
+
 def test_paper_table_names_every_not_miwae_row(shared_paper_results):
     import pandas as pd
 
