@@ -56,8 +56,9 @@ class GNRImputer(BaseNNImputer):
         imputation, the paper's choice on its synthetic data); ``"set"`` first embeds the
         observed entries with a permutation-invariant set encoder (EDDI / PNP style), the
         paper's stated general choice. The set encoder reads which entries are present, so
-        it can place the rows with missing values in their own region of ``z``; on the
-        UCI benchmarks it imputes better under heavy self-masking (docs/gnr.rst).
+        it can place the rows with missing values in their own region of ``z``. On the
+        ``gnr_uci`` benchmark (5 seeds) it imputes better than ``"mlp"`` on 13 of 18 tasks,
+        most at 80 and 100 % self-masking, and worse on yeast and concrete (:doc:`/gnr`).
     auxiliary : {"latent", "observed"} or None, default="latent"
         How the auxiliary variable ``u`` is built:
 
