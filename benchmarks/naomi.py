@@ -376,22 +376,16 @@ def cell_imputation(method, seed, profile, models):
 def cell_forward(method, seed, profile, models):
     X_train, X_test = billiards(profile, seed)
     X_missing, mask = forward_mask(X_test)
+    extra = {}
     if method == "ConditionalMean":  # a floor, not a trajectory: only its L2 is recorded
         X_hat = conditional_mean_paths(X_test, seed)
-        return _record(
-            "forward",
-            method,
-            "",
-            seed,
-            profile,
-            l2_missing=float(l2_missing(X_test, X_hat, mask)),
-            l2_all_steps=float(np.mean((X_hat - X_test) ** 2)),
-        )
-    if method == "GroundTruth":
-        X_hat, times = X_test, {}
+    elif method == "GroundTruth":
+        X_hat = X_test
     else:
         name = method if method == "RNN" else f"{method}-forward"
-        X_hat, times = _impute(models, name, seed, X_train, X_missing)
+        X_hat, extra = _impute(models, name, seed, X_train, X_missing)
+    if method != "ConditionalMean":
+        extra["statistics"] = billiards_statistics(X_hat)
     return _record(
         "forward",
         method,
@@ -400,8 +394,7 @@ def cell_forward(method, seed, profile, models):
         profile,
         l2_missing=float(l2_missing(X_test, X_hat, mask)),
         l2_all_steps=float(np.mean((X_hat - X_test) ** 2)),
-        statistics=billiards_statistics(X_hat),
-        **times,
+        **extra,
     )
 
 

@@ -105,3 +105,51 @@ def test_conditional_mean_floor():
     assert error < np.mean((X[:, :1] - X) ** 2)
     assert error < np.mean(X**2)
     assert error < np.mean((np.roll(X, 1, axis=0) - X) ** 2)
+
+
+def test_readout_decoder_errors_against_the_midpoint():
+    from benchmarks.naomi_readout import decoder_errors, make_variant
+
+    model = make_variant(TINY, "interpolation", 0)
+    assert model.train_mask == (0.0, 0.0) and model.teacher_forcing == 1.0
+    rng = np.random.default_rng(0)
+    start, velocity = rng.uniform(-0.5, 0.5, (6, 1, 2)), rng.uniform(-0.01, 0.01, (6, 1, 2))
+    X = start + velocity * np.arange(24)[None, :, None]  # straight paths
+    model.fit(X)
+    rows = decoder_errors(model, X)
+    # T = 24 allows s = 1, ..., 8, each with both neighbours inside the sequence
+    assert [r["step"] for r in rows] == [1, 2, 4, 8]
+    for r in rows:
+        assert r["midpoint_rmse"] == pytest.approx(0.0, abs=1e-12)
+        assert r["rmse"] > 1e-4  # one epoch of a tiny network does not interpolate exactly
+
+
+def test_readout_jitter_by_level_locates_the_kinks():
+    from benchmarks.naomi_readout import jitter_by_level, step_levels
+
+    known = np.zeros((1, 9), dtype=bool)
+    known[0, [0, 8]] = True
+    levels = step_levels(known, 4)
+    assert levels.tolist() == [[-1, 0, 1, 0, 2, 0, 1, 0, -1]]
+    X = np.stack([np.arange(9.0), np.zeros(9)], -1)[None]
+    X_hat = X.copy()
+    X_hat[0, 4, 1] = 0.5  # a kink at the point of the s = 4 decoder
+    rows = {r["level"]: r for r in jitter_by_level(X_hat, X, levels)}
+    assert rows[2]["step_change"] == pytest.approx(0.0)  # |step 3->4| = |step 4->5|
+    # the neighbours, points 3 and 5 (s = 1), see it; points 1 and 7 (s = 1), 2 and 6 (s = 2) not
+    assert rows[0]["step_change"] == pytest.approx(2 * (np.sqrt(1.25) - 1) / 4)
+    assert rows[1]["step_change"] == pytest.approx(0.0)
+    assert rows[2]["position_error"] == pytest.approx(0.5)
+    assert rows[0]["position_error"] == pytest.approx(0.0)
+    assert rows[-1]["step_change"] is None  # the known points are the ends: no inner point
+    assert sum(r["share"] for r in rows.values()) == pytest.approx(1.0)
+
+
+def test_readout_record_and_report():
+    from benchmarks.naomi_readout import report_text, run_variant
+
+    record = run_variant(TINY, "default", 0)
+    assert record["variant"] == "default" and record["max_epochs"] == 1
+    assert record["step_change_truth"] > 0 and record["l2_missing"] > 0
+    text = report_text([record])
+    assert "| default | 1 |" in text and "s = 1" in text

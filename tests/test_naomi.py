@@ -73,6 +73,38 @@ def test_imputation_order_matches_algorithm_1(known, n_resolutions, expected):
     assert order_of(module, mask) == expected
 
 
+@pytest.mark.parametrize(
+    "known, n_resolutions, expected",
+    [
+        ("x.......x", None, [2, 1, 0, 0, 1, 0, 0]),  # s = 4, 2, 1, 1, 2, 1, 1
+        ("x.......x", 2, [1, 0, 1, 0, 1, 0, 0]),  # capped at s = 2: steps 2, 1, 4, 3, 6, 5, 7
+        ("x.......x", 1, [0] * 7),
+        ("x....", None, [1, 0, 0, 0]),  # trailing gap of 4 (to T = 5): s = 2, then 1
+    ],
+)
+def test_imputation_order_levels(known, n_resolutions, expected):
+    mask = [c == "x" for c in known]
+    order, levels = imputation_order(mask, n_resolutions, return_levels=True)
+    assert order == imputation_order(mask, n_resolutions)
+    assert levels == expected
+
+
+def test_level_predictions_give_the_teacher_forced_loss():
+    torch.manual_seed(0)
+    module = NAOMIModule(2, 17, rnn_size=4, hidden_layer_sizes=(4,)).eval()
+    X = torch.randn(3, 17, 2)
+    mask = torch.ones_like(X)
+    known = torch.ones(3, 17, dtype=torch.bool)
+    with torch.no_grad():
+        predictions = module.level_predictions(X, known, known)
+        loss = sum(
+            ((mean - X[:, 2**r - 1 : 2**r - 1 + mean.shape[1]]) ** 2).sum((1, 2))
+            for r, (mean, _) in enumerate(predictions)
+        )
+        assert [p[0].shape[1] for p in predictions] == [17 - 2 ** (r + 1) + 2 for r in range(4)]
+        torch.testing.assert_close(module(X, mask), loss / 17)
+
+
 def test_batched_order_follows_each_sequence_mask():
     torch.manual_seed(0)
     T = 33

@@ -57,7 +57,7 @@ def _pivot_level(gap, n_resolutions):
     return torch.floor(torch.log2((gap // 2).double())).long().clamp(max=n_resolutions - 1)
 
 
-def imputation_order(step_known, n_resolutions=None):
+def imputation_order(step_known, n_resolutions=None, *, return_levels=False):
     """Return the order in which NAOMI imputes the missing steps of one sequence (Algorithm 1).
 
     Let ``i`` be the last step such that all steps up to ``i`` are known (``-1`` when step 0 is
@@ -76,11 +76,16 @@ def imputation_order(step_known, n_resolutions=None):
         Whether each step is known.
     n_resolutions : int, default=None
         ``R``, the number of decoders; None means :func:`max_resolutions` of ``T``.
+    return_levels : bool, default=False
+        Whether to return the decoder of each imputed step too.
 
     Returns
     -------
     order : list of int
         The missing steps, in the order they are imputed.
+    levels : list of int
+        ``r`` of the decoder ``g(r)`` (step size ``s = 2^r``) that imputes each step of
+        `order`; returned only with `return_levels`.
 
     Examples
     --------
@@ -91,18 +96,21 @@ def imputation_order(step_known, n_resolutions=None):
     [4, 2, 1, 3, 6, 5, 7, 8]
     >>> imputation_order([True] + [False] * 8, n_resolutions=1)  # SingleRes: left to right
     [1, 2, 3, 4, 5, 6, 7, 8]
+    >>> imputation_order([True, False, False, False, True], return_levels=True)
+    ([2, 1, 3], [1, 0, 0])
     """
     known = [bool(k) for k in step_known]
     T = len(known)
     R = max_resolutions(T) if n_resolutions is None else min(n_resolutions, max_resolutions(T))
-    order = []
+    order, levels = [], []
     while not all(known):
         i = known.index(False) - 1
         j = next((t for t in range(i + 1, T) if known[t]), T)
-        s = min(2 ** int(math.floor(math.log2((j - i) // 2))), 2 ** (R - 1))
-        known[i + s] = True
-        order.append(i + s)
-    return order
+        r = min(int(math.floor(math.log2((j - i) // 2))), R - 1)
+        known[i + 2**r] = True
+        order.append(i + 2**r)
+        levels.append(r)
+    return (order, levels) if return_levels else order
 
 
 def _put(tensor, index, values):
@@ -305,19 +313,51 @@ class NAOMIModule(nn.Module):
         """
         observed, step_observed, known = self._train_inputs(X, mask)
         B, T, _ = X.shape
+        loss = X.new_zeros(B)
+        # level by level, each decoding followed by its loss term (the order of the operations
+        # fixes the rounding of the gradients, and so the fitted weights)
+        for level, (mean, std) in enumerate(self._iter_predictions(X, step_observed, known)):
+            s = 2**level
+            n = mean.shape[1]
+            error = self._error(mean, std, X[:, s - 1 : s - 1 + n])
+            loss = loss + (error * observed[:, s - 1 : s - 1 + n]).sum((1, 2))
+        return loss / T
+
+    def level_predictions(self, X, step_observed, known):
+        """Teacher-forced predictions of every decoder at every step.
+
+        Parameters
+        ----------
+        X : Tensor of shape (B, T, D)
+            Standardised values, 0 where missing.
+        step_observed : Tensor of bool of shape (B, T)
+            The steps the forward GRU reads as known (all of them in teacher forcing on
+            complete data).
+        known : Tensor of bool of shape (B, T)
+            The steps the backward GRU reads as known.
+
+        Returns
+        -------
+        predictions : list of (Tensor, Tensor or None)
+            For each decoder ``r`` (``s = 2^r``), the means and scales (None when
+            deterministic) of shape ``(B, T - 2s + 2, D)``: entry ``k`` predicts
+            ``x_{i+s}``, ``i = k - 1``, from ``F[i]`` and ``B[i + 2s]``, i.e. the values
+            ``X[:, s - 1 : T - s + 1]``.
+        """
+        return list(self._iter_predictions(X, step_observed, known))
+
+    def _iter_predictions(self, X, step_observed, known):
+        """:meth:`level_predictions`, one decoder at a time."""
+        T = X.shape[1]
         flag = step_observed[..., None].to(X.dtype)
         fwd = self.forward_rnn(torch.cat([X, flag], -1))[:, :, -1]
         f = torch.cat([torch.zeros_like(fwd[:, :1]), fwd], 1)  # f[:, i + 1] = F[i]
         b = self.backward_states(X, known)[:, :, -1]  # b[:, t] = B[t]
-        loss = X.new_zeros(B)
         for level in range(self.n_resolutions):
             s = 2**level
             n = T - 2 * s + 2  # i = -1, ..., T - 2s
             h = torch.cat([f[:, :n], b[:, 2 * s - 1 : 2 * s - 1 + n]], -1)
-            mean, std = self.decode(level, h)
-            error = self._error(mean, std, X[:, s - 1 : s - 1 + n])
-            loss = loss + (error * observed[:, s - 1 : s - 1 + n]).sum((1, 2))
-        return loss / T
+            yield self.decode(level, h)
 
     def rollout(self, X, mask, sample=True):
         """Impute sequences under a training mask, differentiably.

@@ -1,0 +1,276 @@
+"""Where NAOMI's jitter comes from: how precisely its decoders place a step between neighbours.
+
+``python -m benchmarks.naomi_readout --profile quick|medium [--variants ...] [--resume]`` fits
+NAOMI on billiards (the profiles of :mod:`benchmarks.naomi`) under a few training variants and
+measures, on the test sequences:
+
+- *decoder error*: each decoder ``g(r)`` (step size ``s = 2^r``) predicting ``x_{i+s}`` from the
+  forward state ``F[i]`` and the backward state ``B[i + 2s]`` with every step known (teacher
+  forcing), RMSE per coordinate, beside the error of the midpoint ``(x_i + x_{i+2s}) / 2`` of
+  the two neighbours, which a straight path makes exact: a decoder that reads its neighbours
+  from the GRU states as well as the data allow is at least as good as the midpoint;
+- *the imputation task* of figure 4 (180 to 195 of 200 steps missing): the average step-size
+  change at each point of the imputed paths, grouped by the decoder that imputed the point
+  (``known``: an observed point), and the position error by decoder.
+
+Variants:
+
+- ``default``: the profile's training (NAOMI's masks, 80 % to all but one step hidden from the
+  backward GRU; teacher forcing for two thirds of the epochs, then free running);
+- ``interpolation``: every step known to the backward GRU in training (``train_mask=(0, 0)``),
+  teacher forcing only: the decoders are trained for exactly the all-known task of the decoder
+  error, so their error there is what the architecture reaches at this budget;
+- ``interpolation-5x``: the same with five times the epochs.
+
+One JSON file per (profile, variant, seed) under ``results/raw/naomi_readout/<profile>/``;
+``--resume`` reads those already there. The report is ``results/naomi_readout_<profile>.md``.
+"""
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmarks._runner import RESULTS_DIR, machine_description
+from benchmarks.naomi import PROFILES, _naomi, billiards, missing_range
+from skimpute.ampute import sequence_steps
+from skimpute.naomi import imputation_order
+
+#: training variants: estimator parameters, and a factor on the profile's epochs
+VARIANTS = {
+    "default": ({}, 1),
+    "interpolation": ({"train_mask": (0.0, 0.0), "teacher_forcing": 1.0}, 1),
+    "interpolation-5x": ({"train_mask": (0.0, 0.0), "teacher_forcing": 1.0}, 5),
+}
+
+
+def make_variant(profile, variant, seed):
+    """The unfitted NAOMI of a training variant."""
+    params, epochs = VARIANTS[variant]
+    params = dict(params)
+    profile = replace(
+        profile,
+        max_epochs=profile.max_epochs * epochs,
+        teacher_forcing=params.pop("teacher_forcing", profile.teacher_forcing),
+    )
+    return _naomi(profile, seed, **params)
+
+
+def decoder_errors(model, X):
+    """Teacher-forced RMSE of each decoder with every step known, and of the midpoint.
+
+    Parameters
+    ----------
+    model : fitted NAOMISequenceImputer
+    X : ndarray of shape (n, T, 2)
+        Complete sequences.
+
+    Returns
+    -------
+    rows : list of dict
+        Per decoder ``r``: ``level``, ``step`` (``s``), ``rmse`` (the decoder's prediction of
+        ``x_{i+s}``, ``i = 0, ..., T - 2s - 1``, in the units of `X`) and ``midpoint_rmse``
+        (``(x_i + x_{i+2s}) / 2``, the same steps).
+    """
+    module = model.net_.module_
+    dtype = next(module.parameters()).dtype
+    Z = torch.as_tensor((X - model.mean_) / model.scale_, dtype=dtype)
+    T = Z.shape[1]
+    known = torch.ones(Z.shape[:2], dtype=torch.bool)
+    was_training = module.training
+    module.eval()
+    with torch.no_grad():
+        predictions = module.level_predictions(Z, known, known)
+    module.train(was_training)
+    scale = np.asarray(model.scale_)
+    rows = []
+    for level, (mean, _) in enumerate(predictions):
+        s = 2**level
+        n = T - 2 * s  # i = 0, ..., T - 2s - 1 (both neighbours inside the sequence)
+        if n < 1:
+            continue
+        pred = mean[:, 1 : n + 1].numpy() * scale + model.mean_
+        target = X[:, s : s + n]
+        midpoint = (X[:, :n] + X[:, 2 * s : 2 * s + n]) / 2
+        rows.append(
+            {
+                "level": level,
+                "step": s,
+                "rmse": float(np.sqrt(np.mean((pred - target) ** 2))),
+                "midpoint_rmse": float(np.sqrt(np.mean((midpoint - target) ** 2))),
+            }
+        )
+    return rows
+
+
+def step_levels(step_known, n_resolutions):
+    """The decoder ``r`` that imputes each step, ``-1`` where the step is known.
+
+    Parameters
+    ----------
+    step_known : ndarray of bool of shape (n, T)
+    n_resolutions : int
+
+    Returns
+    -------
+    levels : ndarray of int of shape (n, T)
+    """
+    levels = np.full(step_known.shape, -1)
+    for i, known in enumerate(step_known):
+        order, lv = imputation_order(known.tolist(), n_resolutions, return_levels=True)
+        levels[i, order] = lv
+    return levels
+
+
+def jitter_by_level(X_imputed, X_true, levels):
+    """Step-size change and position error of imputed paths, by the decoder of each point.
+
+    The step-size change at point ``t`` (``0 < t < T - 1``) is
+    ``| |x_{t+1} - x_t| - |x_t - x_{t-1}| |``; averaged over the points a decoder imputed it is
+    the paper's average step-size change restricted to them.
+
+    Returns
+    -------
+    rows : list of dict
+        Per level (``-1``: known points): ``share`` of the inner points, ``step_change``,
+        ``position_error`` (mean distance to the truth).
+    """
+    size = np.linalg.norm(np.diff(X_imputed, axis=1), axis=-1)
+    change = np.abs(np.diff(size, axis=1))  # at points 1, ..., T - 2
+    error = np.linalg.norm(X_imputed - X_true, axis=-1)
+    inner = levels[:, 1:-1]
+    rows = []
+    for level in np.unique(levels):
+        at = inner == level
+        rows.append(
+            {
+                "level": int(level),
+                "share": float(at.mean()),
+                "step_change": float(change[at].mean()) if at.any() else None,
+                "position_error": float(error[levels == level].mean()),
+            }
+        )
+    return rows
+
+
+def run_variant(profile, variant, seed):
+    """Fit one variant and measure it; return the record."""
+    X_train, X_test = billiards(profile, seed)
+    model = make_variant(profile, variant, seed)
+    start = time.perf_counter()
+    model.fit(X_train)
+    fit_seconds = time.perf_counter() - start
+    X_missing, mask = sequence_steps(X_test, missing_range(profile), random_state=seed)
+    X_hat = model.transform(X_missing)
+    truth = np.abs(np.diff(np.linalg.norm(np.diff(X_test, axis=1), axis=-1), axis=1)).mean()
+    levels = step_levels(mask.all(-1), model.net_.module_.n_resolutions)
+    return {
+        "profile": profile.name,
+        "variant": variant,
+        "seed": seed,
+        "max_epochs": model.max_epochs,
+        "fit_seconds": fit_seconds,
+        "decoder_errors": decoder_errors(model, X_test),
+        "l2_missing": float(np.mean((X_hat - X_test)[~mask] ** 2)),
+        "step_change": float(
+            np.abs(np.diff(np.linalg.norm(np.diff(X_hat, axis=1), axis=-1), axis=1)).mean()
+        ),
+        "step_change_truth": float(truth),
+        "step_size_truth": float(np.linalg.norm(np.diff(X_test, axis=1), axis=-1).mean()),
+        "by_level": jitter_by_level(X_hat, X_test, levels),
+        "machine": machine_description(),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def report_text(records):
+    """The markdown report of the records of one profile."""
+    first = records[0]
+    lines = [
+        f"# NAOMI's decoders: precision and jitter (profile `{first['profile']}`)",
+        "",
+        "Written by `python -m benchmarks.naomi_readout` (see its docstring for the method). "
+        f"Billiards as in `naomi_billiards_{first['profile']}.md`; seed {first['seed']}. "
+        f"The true paths: mean step size {first['step_size_truth'] * 1e3:.1f}e-3, "
+        f"step-size change {first['step_change_truth'] * 1e3:.2f}e-3.",
+        "",
+        f"Machine: {first['machine']}.",
+        "",
+        "## Decoder error with every step known (teacher forcing), RMSE per coordinate",
+        "",
+        "`midpoint`: (x_i + x_{i+2s}) / 2, exact on a straight path.",
+        "",
+    ]
+    levels = [row["step"] for row in first["decoder_errors"]]
+    lines.append("| variant | epochs | " + " | ".join(f"s = {s}" for s in levels) + " |")
+    lines.append("|---|---|" + "---|" * len(levels))
+    mid = " | ".join(f"{row['midpoint_rmse']:.4f}" for row in first["decoder_errors"])
+    lines.append(f"| midpoint | – | {mid} |")
+    for rec in records:
+        errs = " | ".join(f"{row['rmse']:.4f}" for row in rec["decoder_errors"])
+        lines.append(f"| {rec['variant']} | {rec['max_epochs']} | {errs} |")
+    lines += [
+        "",
+        "## The imputation task (180 to 195 of 200 steps missing), by the decoder of each point",
+        "",
+        "Step change: the average step-size change at the points imputed by that decoder "
+        "(1e-3); error: their mean distance to the truth. `known`: observed points.",
+        "",
+        "| variant | L2 missing | step change, all (1e-3) | by decoder: step change (1e-3) "
+        "/ error / share of points | fit s |",
+        "|---|---|---|---|---|",
+    ]
+    for rec in records:
+        parts = []
+        for row in rec["by_level"]:
+            name = "known" if row["level"] < 0 else f"s={2 ** row['level']}"
+            sc = "–" if row["step_change"] is None else f"{row['step_change'] * 1e3:.1f}"
+            parts.append(f"{name}: {sc} / {row['position_error']:.3f} / {row['share']:.0%}")
+        lines.append(
+            f"| {rec['variant']} | {rec['l2_missing']:.4f} | {rec['step_change'] * 1e3:.1f} | "
+            + "; ".join(parts)
+            + f" | {rec['fit_seconds']:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def raw_path(out_dir, profile, variant, seed):
+    """Where the record of one (profile, variant, seed) is stored."""
+    return Path(out_dir) / "raw" / "naomi_readout" / profile / f"{variant}__seed{seed}.json"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.naomi_readout", description=__doc__)
+    parser.add_argument("--profile", choices=("quick", "medium"), default="quick")
+    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--out-dir", default=str(RESULTS_DIR))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    profile = PROFILES[args.profile]
+    records = []
+    for variant in args.variants:
+        path = raw_path(args.out_dir, profile.name, variant, args.seed)
+        if args.resume and path.exists():
+            records.append(json.loads(path.read_text()))
+            continue
+        record = run_variant(profile, variant, args.seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=1) + "\n")
+        print(f"naomi_readout {profile.name} {variant}: {record['fit_seconds']:.0f} s", flush=True)
+        records.append(record)
+    out = Path(args.out_dir) / f"naomi_readout_{profile.name}.md"
+    out.write_text(report_text(records))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
