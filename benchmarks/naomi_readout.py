@@ -20,7 +20,9 @@ Variants:
 - ``interpolation``: every step known to the backward GRU in training (``train_mask=(0, 0)``),
   teacher forcing only: the decoders are trained for exactly the all-known task of the decoder
   error, so their error there is what the architecture reaches at this budget;
-- ``interpolation-5x``: the same with five times the epochs.
+- ``interpolation-5x``: the same with five times the epochs;
+- ``masks-50-100``, ``masks-0-100``: the default schedule with wider training masks, 50 % or
+  none to all but one step hidden, so that the decoders see known right neighbours more often.
 
 One JSON file per (profile, variant, seed) under ``results/raw/naomi_readout/<profile>/``;
 ``--resume`` reads those already there. The report is ``results/naomi_readout_<profile>.md``.
@@ -47,6 +49,8 @@ VARIANTS = {
     "default": ({}, 1),
     "interpolation": ({"train_mask": (0.0, 0.0), "teacher_forcing": 1.0}, 1),
     "interpolation-5x": ({"train_mask": (0.0, 0.0), "teacher_forcing": 1.0}, 5),
+    "masks-50-100": ({"train_mask": (0.5, 1.0)}, 1),
+    "masks-0-100": ({"train_mask": (0.0, 1.0)}, 1),
 }
 
 

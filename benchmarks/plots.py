@@ -50,7 +50,7 @@ def plot_alpha(out_dir=RESULTS_DIR, suite="gnr_alpha"):
     curves = alpha_curves(Path(out_dir) / "raw" / suite)
     if not curves:
         raise FileNotFoundError(f"no raw GNR results under {Path(out_dir) / 'raw' / suite}")
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(8, 4))
     for dataset, by_alpha in sorted(curves.items()):
         alphas = sorted(by_alpha)
         means = np.array([np.mean(by_alpha[a]) for a in alphas])
@@ -64,7 +64,7 @@ def plot_alpha(out_dir=RESULTS_DIR, suite="gnr_alpha"):
     ax.set_xlabel("alpha (exponent of the mask likelihood)")
     ax.set_ylabel("RMSE on the missing entries")
     ax.set_title("GNR: RMSE against alpha (seeds in brackets)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # off the curves
     fig.tight_layout()
     path = Path(out_dir) / f"{suite}.png"
     fig.savefig(path, dpi=120)
