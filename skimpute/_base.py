@@ -798,6 +798,45 @@ class NeuralNetMixin:
                 stacklevel=2,
             )
 
+    def _fit_one_more_epoch(self, data, net=None, fit_seed=None):
+        """Train one more epoch on `data`: the part of ``partial_fit`` after the validation.
+
+        Parameters
+        ----------
+        data : dict of str to ndarray
+            The standardised training block, passed to ``net.partial_fit`` as ``X``.
+        net : skorch.NeuralNet or None, default=None
+            The new net of a first call (with `fit_seed`); None continues ``net_``.
+        fit_seed : int or None, default=None
+            The fit seed of a first call; None takes the one of the earlier fit.
+
+        Returns
+        -------
+        self : object
+            The estimator, trained for one more epoch; the epoch is seeded with ``fit_seed +
+            n_epochs_``. If the epoch raises or is interrupted, a continued estimator is left
+            as it was before the call.
+        """
+        if net is None:
+            net = self.net_
+            # (an estimator from before partial_fit existed has no _fit_seed)
+            fit_seed = getattr(self, "_fit_seed", self._transform_seed)
+            restore_net, n_done, n_history = _snapshot_net(net), self.n_epochs_, len(net.history)
+        else:
+            restore_net, n_done, n_history = None, 0, 0
+        try:
+            self._fit_net(net, data, fit_seed + n_done, epochs=1)
+        except BaseException:
+            if restore_net is not None:
+                restore_net()
+            raise
+        if restore_net is not None and getattr(net, "_interrupted_in_epoch", None) is not None:
+            restore_net()  # as _fit_net warned: back to the last completed epoch, the previous
+        self.net_ = net
+        # (a net loaded by load_weights has an empty history, so count from n_epochs_)
+        self.n_epochs_ = n_done + len(net.history) - n_history
+        return self
+
     def _rows_per_chunk(self, n_features):
         """Return the number of rows of one transform chunk.
 
@@ -1373,26 +1412,12 @@ class BaseNNImputer(NeuralNetMixin, OneToOneFeatureMixin, TransformerMixin, Base
         """
         if not hasattr(self, "net_"):
             X, mask, net, fit_seed = self._start_fit(X)
-            restore_net, n_done, n_history = None, 0, 0
         else:
             X = self._validate(X, reset=False)
             mask = observed_mask(X)
-            # (an estimator from before partial_fit existed has no _fit_seed)
-            net, fit_seed = self.net_, getattr(self, "_fit_seed", self._transform_seed)
-            restore_net, n_done, n_history = _snapshot_net(net), self.n_epochs_, len(net.history)
+            net = fit_seed = None
         Xs, m = self._standardise(X, mask)
-        try:
-            self._fit_net(net, {"X": Xs, "mask": m}, fit_seed + n_done, epochs=1)
-        except BaseException:
-            if restore_net is not None:
-                restore_net()
-            raise
-        if restore_net is not None and getattr(net, "_interrupted_in_epoch", None) is not None:
-            restore_net()  # as _fit_net warned: back to the last completed epoch, the previous
-        self.net_ = net
-        # (a net loaded by load_weights has an empty history, so count from n_epochs_)
-        self.n_epochs_ = n_done + len(net.history) - n_history
-        return self
+        return self._fit_one_more_epoch({"X": Xs, "mask": m}, net, fit_seed)
 
     def transform(self, X):
         """Impute the missing entries of `X`.

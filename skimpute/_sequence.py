@@ -507,7 +507,23 @@ class BaseNNSequenceImputer(NeuralNetMixin, BaseSequenceImputer):
             X3[..., constant] = self.mean_[constant]
         return X3.reshape(X.shape)
 
-    def _fit_sequences(self, X):
+    def _start_sequence_fit(self, X):
+        """Check the validated sequences, compute the statistics, draw the seeds, build the net.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_sequences, T * D)
+            Validated sequences with ``np.nan`` for the missing values.
+
+        Returns
+        -------
+        data : dict of str to ndarray
+            The standardised training data, ``{"X": (n, T, D), "mask": (n, T, D)}``.
+        net : SequenceNet
+            The net, built and not yet initialised.
+        fit_seed : int
+            The seed of torch's global generator for the training.
+        """
         mask = observed_mask(X)
         if not mask.any():
             raise ValueError(
@@ -519,12 +535,76 @@ class BaseNNSequenceImputer(NeuralNetMixin, BaseSequenceImputer):
         self.mean_, self.scale_, self._constant_dims = _observed_statistics(
             X.reshape(-1, D), mask.reshape(-1, D), self.scale, return_constant=True
         )
-        Xs, m = self._standardise(X, mask)
         fit_seed = self._draw_seeds()
         net = self._build_net(self.n_timesteps_, D)
-        self._fit_net(net, {"X": self._as_sequences(Xs), "mask": self._as_sequences(m)}, fit_seed)
+        return self._training_data(X, mask), net, fit_seed
+
+    def _training_data(self, X, mask):
+        """The standardised sequences and their mask, as the net trains on them."""
+        Xs, m = self._standardise(X, mask)
+        return {"X": self._as_sequences(Xs), "mask": self._as_sequences(m)}
+
+    def _fit_sequences(self, X):
+        data, net, fit_seed = self._start_sequence_fit(X)
+        self._fit_net(net, data, fit_seed)
         self.net_ = net
         self.n_epochs_ = len(net.history)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    @_restore_on_failure
+    def partial_fit(self, X, y=None):
+        """Train the network for one more epoch, on the block of sequences `X`.
+
+        Each call runs one pass over the sequences of `X` in shuffled batches of
+        ``batch_size``, continuing from the weights and the optimiser state that the earlier
+        calls (or an earlier ``fit``) left; ``fit`` starts over. The training schedule that
+        depends on the epoch (NAOMI's teacher-forced, free-running and adversarial stages) is
+        that of ``fit`` with ``max_epochs`` epochs, counted over the calls, and stays in its
+        last stage after them. Long trainings can so be split over processes: pickle the
+        estimator after a call and continue from the pickle (see :doc:`/large_data`).
+
+        The first call on an unfitted estimator does what ``fit`` does before its training:
+        it validates `X` (recording ``n_timesteps_``, ``n_dims_`` and ``n_features_in_``),
+        computes the standardisation of each value dimension (``mean_``, ``scale_``) from this
+        block, draws the seeds from ``random_state`` and builds the net. Later blocks are
+        standardised with the statistics of the first and need its shape.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_sequences, n_timesteps, n_dims) or \
+                (n_sequences, n_timesteps * n_dims)
+            A block of sequences with ``np.nan`` for the missing values.
+        y : Ignored
+            Not used, present here for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The estimator, trained for one more epoch.
+
+        Raises
+        ------
+        ValueError
+            If the first block has no observed value, a parameter is invalid, or a later
+            block does not have the steps and values of the first.
+
+        Notes
+        -----
+        The epoch of each call is seeded with ``fit_seed + n_epochs_`` inside
+        :func:`torch.random.fork_rng`: the same blocks in the same order with the same
+        ``random_state`` give the same weights, and one call on an unfitted estimator trains
+        exactly as ``fit`` with ``max_epochs=1``. If a call raises or is interrupted, the
+        estimator is left as it was before the call.
+        """
+        if not hasattr(self, "net_"):
+            X, _ = self._validate_sequences(X, reset=True)
+            data, net, fit_seed = self._start_sequence_fit(X)
+        else:
+            X, _ = self._validate_sequences(X, reset=False)
+            mask = observed_mask(X)
+            self._extra_fit_checks(X, mask)
+            data, net, fit_seed = self._training_data(X, mask), None, None
+        return self._fit_one_more_epoch(data, net, fit_seed)
 
     def _impute_sequences(self, X, mask):
         return self._unstandardise(self._map_chunks(X, mask, self._impute_chunk, salt=0))

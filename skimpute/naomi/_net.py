@@ -109,8 +109,10 @@ class NAOMINet(SequenceNet):
         return self
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
-        self.discriminator_ready_ = False
-        self.adversarial_started_ = False
+        # a new training; a partial_fit call that continues one keeps the adversarial state
+        if not len(self.history) or not hasattr(self, "adversarial_started_"):
+            self.discriminator_ready_ = False
+            self.adversarial_started_ = False
 
     # ---------------------------------------------------------------- stages
     def stage(self):
@@ -119,10 +121,11 @@ class NAOMINet(SequenceNet):
         Returns
         -------
         stage : {"teacher_forcing", "free_running", "adversarial"}
-            The training stage of epoch ``len(history)``.
+            The training stage of epoch ``len(history)``; epochs after the schedule (more
+            ``partial_fit`` calls) stay in its last stage.
         """
         epoch = len(self.history)
-        if epoch > self._pretrain():
+        if epoch > self._pretrain() and self.discriminator is not None:
             return "adversarial"
         if self.teacher_forcing_epochs is not None and epoch > self.teacher_forcing_epochs:
             return "free_running"
