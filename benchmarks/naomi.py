@@ -1,7 +1,7 @@
 """NAOMI on billiards: the paper's figure 4, Table 1, figures 5 and 8, speed, adversarial stage.
 
-``python -m benchmarks.naomi --profile quick|medium|large|paper [--resume] [--experiments ...]``
-runs
+``python -m benchmarks.naomi --profile quick|medium|large|paper [--resume] [--experiments ...]
+[--methods ...]`` runs
 
 - ``imputation`` (figure 4): billiards test sequences with 180 to 195 of 200 steps missing,
   imputed by NAOMI, SingleRes (NAOMI with one resolution), the autoregressive GRU (``RNN``),
@@ -24,6 +24,12 @@ of running them (the models are trained only for cells that run). The report is 
 quick), with the plots ``naomi_trajectories.png`` (figure 5: truth, known points, NAOMI,
 SingleRes) and ``naomi_fraction_missing.png`` (figure 8) when matplotlib is installed.
 
+The paper profile trains for hours: its neural models are trained one epoch per
+``partial_fit`` call and pickled after each epoch under ``results/raw/naomi/paper/models/``
+(not committed), so that ``--resume`` continues a stopped training from its last epoch.
+``--methods NAOMI`` (for example) runs only the cells of those methods and writes no report, so
+that two processes can share the cells; a final ``--resume`` run without it writes the report.
+
 The billiards simulator's settings are not published (see :func:`skimpute.datasets.make_billiards`)
 and the quick profile trains for seconds, so the numbers are not the paper's; they show the
 machinery and the trends.
@@ -32,6 +38,7 @@ machinery and the trends.
 import argparse
 import inspect
 import json
+import pickle
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -96,6 +103,8 @@ class Profile:
     speed_sequences: int = 1000
     naive_sequences: int = 20
     walk: dict = field(default_factory=dict)
+    #: train the neural models one epoch at a time, with a checkpoint after each (see Models)
+    checkpoint: bool = False
 
 
 PROFILES = {
@@ -146,6 +155,7 @@ PROFILES = {
         lr=1e-3,
         teacher_forcing=2 / 3,
         naive_sequences=100,
+        checkpoint=True,
         walk=dict(
             n_train=4000,
             n_test=1000,
@@ -307,11 +317,24 @@ def make_model(name, profile, seed):
     raise ValueError(f"unknown model {name!r}")
 
 
-class Models:
-    """Models fitted on demand, once per (name, seed), with their fit time."""
+def training_epochs(model):
+    """The epochs of a neural model's whole training (pretraining and adversarial stage)."""
+    return model.max_epochs + (model.adversarial_epochs if getattr(model, "adversarial", 0) else 0)
 
-    def __init__(self, profile, log):
+
+class Models:
+    """Models fitted on demand, once per (name, seed), with their fit time.
+
+    With a `checkpoint_dir`, the neural models are trained one epoch per ``partial_fit`` call
+    (NAOMI's stages counted over the calls) and pickled with their training time after each
+    epoch, to ``<checkpoint_dir>/<name>__seed<seed>.pkl``: a run stopped in the middle of a
+    training continues from its last epoch, and a finished model is read back instead of
+    trained again.
+    """
+
+    def __init__(self, profile, log, checkpoint_dir=None):
         self.profile, self.log = profile, log
+        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self._fitted = {}
 
     def get(self, name, seed, X_train, factory=None):
@@ -319,11 +342,38 @@ class Models:
         key = (name, seed)
         if key not in self._fitted:
             model = factory() if factory else make_model(name, self.profile, seed)
-            with measure() as m:
-                model.fit(X_train)
-            self.log(f"  fitted {name} (seed {seed}) in {m.seconds:.1f} s")
-            self._fitted[key] = (model, m.seconds)
+            if self.checkpoint_dir is not None and hasattr(model, "partial_fit"):
+                self._fitted[key] = self._fit_by_epochs(model, name, seed, X_train)
+            else:
+                with measure() as m:
+                    model.fit(X_train)
+                self.log(f"  fitted {name} (seed {seed}) in {m.seconds:.1f} s")
+                self._fitted[key] = (model, m.seconds)
         return self._fitted[key]
+
+    def _fit_by_epochs(self, model, name, seed, X_train):
+        path = self.checkpoint_dir / f"{name}__seed{seed}.pkl"
+        seconds = 0.0
+        if path.exists():
+            saved, seconds = pickle.loads(path.read_bytes())
+            if saved.get_params() != model.get_params():
+                raise ValueError(
+                    f"the checkpoint {path} is of a model with other parameters than the "
+                    "profile's; delete it to train afresh."
+                )
+            model = saved
+            self.log(f"  {name} (seed {seed}): from its checkpoint, epoch {model.n_epochs_}")
+        total = training_epochs(model)
+        while getattr(model, "n_epochs_", 0) < total:
+            with measure() as m:
+                model.partial_fit(X_train)
+            seconds += m.seconds
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(".part")
+            partial.write_bytes(pickle.dumps((model, seconds)))
+            partial.replace(path)  # a run killed while writing leaves the previous checkpoint
+            self.log(f"  {name} (seed {seed}): epoch {model.n_epochs_}/{total}, {seconds:.0f} s")
+        return model, seconds
 
 
 # ------------------------------------------------------------------------------ cells
@@ -550,16 +600,36 @@ def raw_path(out_dir, profile, experiment, method, setting, seed):
     return Path(out_dir) / "raw" / "naomi" / profile.name / experiment / f"{name}__seed{seed}.json"
 
 
+def models_dir(out_dir, profile):
+    """Where the checkpoints of a profile's models are kept (not committed)."""
+    return Path(out_dir) / "raw" / "naomi" / profile.name / "models"
+
+
 def run(
-    profile, *, experiments=EXPERIMENTS, n_seeds=None, resume=False, out_dir=RESULTS_DIR, log=print
+    profile,
+    *,
+    experiments=EXPERIMENTS,
+    methods=None,
+    n_seeds=None,
+    resume=False,
+    out_dir=RESULTS_DIR,
+    log=print,
 ):
-    """Run (or, with `resume`, read back) every cell; return the records."""
+    """Run (or, with `resume`, read back) every cell; return the records.
+
+    `methods` (None: all) restricts the run to the cells of those methods, so that two
+    processes can share a profile's cells. A profile with ``checkpoint`` trains its neural
+    models one epoch at a time with a checkpoint after each (:class:`Models`), so that a
+    stopped run continues where it was with `resume`.
+    """
     torch.set_num_threads(1)
-    models = Models(profile, log)
+    models = Models(profile, log, models_dir(out_dir, profile) if profile.checkpoint else None)
     records = []
     for experiment, method, setting, seed, runner in cells(
         profile, experiments, n_seeds or profile.n_seeds
     ):
+        if methods is not None and method not in methods:
+            continue
         path = raw_path(out_dir, profile, experiment, method, setting, seed)
         if resume and path.exists():
             records.append(json.loads(path.read_text()))
@@ -910,6 +980,12 @@ def main(argv=None):
     parser.add_argument("--experiments", nargs="+", choices=EXPERIMENTS, default=EXPERIMENTS)
     parser.add_argument("--seeds", type=int, help="number of seeds (overrides the profile)")
     parser.add_argument("--resume", action="store_true", help="reuse the raw cells already run")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        help="run only the cells of these methods (and write no report): to share a profile "
+        "between processes; a run without it, with --resume, writes the report",
+    )
     parser.add_argument("--out-dir", default=str(RESULTS_DIR), help="where results go")
     args = parser.parse_args(argv)
     profile = PROFILES[args.profile]
@@ -918,9 +994,13 @@ def main(argv=None):
     records = run(
         profile,
         experiments=tuple(args.experiments),
+        methods=args.methods,
         resume=args.resume,
         out_dir=args.out_dir,
     )
+    if args.methods is not None:
+        print(f"ran the cells of {', '.join(args.methods)}; no report written")
+        return 0
     text = write_report(records, profile, args.out_dir)
     print()
     print(text)

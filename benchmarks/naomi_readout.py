@@ -1,7 +1,7 @@
 """Where NAOMI's jitter comes from: how precisely its decoders place a step between neighbours.
 
-``python -m benchmarks.naomi_readout --profile quick|medium [--variants ...] [--resume]`` fits
-NAOMI on billiards (the profiles of :mod:`benchmarks.naomi`) under a few training variants and
+``python -m benchmarks.naomi_readout --profile quick|medium|large [--variants ...] [--resume]``
+fits NAOMI on billiards (the profiles of :mod:`benchmarks.naomi`) under a few training variants and
 measures, on the test sequences:
 
 - *decoder error*: each decoder ``g(r)`` (step size ``s = 2^r``) predicting ``x_{i+s}`` from the
@@ -22,7 +22,15 @@ Variants:
   error, so their error there is what the architecture reaches at this budget;
 - ``interpolation-5x``: the same with five times the epochs;
 - ``masks-50-100``, ``masks-0-100``: the default schedule with wider training masks, 50 % or
-  none to all but one step hidden, so that the decoders see known right neighbours more often.
+  none to all but one step hidden, so that the decoders see known right neighbours more often;
+- ``lr-step``, ``masks-50-100-lr-step``: the authors' learning-rate schedule (the rate divided
+  by 10 after half the epochs) on the default masks and on the wider ones;
+- ``masks-50-100-tf90-2x``: the wider masks with twice the epochs, 90 % of them teacher-forced
+  (a teacher-forced epoch costs about a tenth of a free-running one, so this costs about as
+  much as the default schedule).
+
+``--profile large`` runs the variants at the ``large`` budget of :mod:`benchmarks.naomi`
+(1500 training sequences, 30 epochs).
 
 One JSON file per (profile, variant, seed) under ``results/raw/naomi_readout/<profile>/``;
 ``--resume`` reads those already there. The report is ``results/naomi_readout_<profile>.md``.
@@ -38,6 +46,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from skorch.callbacks import LRScheduler
+from torch.optim.lr_scheduler import StepLR
 
 from benchmarks._runner import RESULTS_DIR, machine_description
 from benchmarks.naomi import PROFILES, _naomi, billiards, missing_range
@@ -51,6 +61,9 @@ VARIANTS = {
     "interpolation-5x": ({"train_mask": (0.0, 0.0), "teacher_forcing": 1.0}, 5),
     "masks-50-100": ({"train_mask": (0.5, 1.0)}, 1),
     "masks-0-100": ({"train_mask": (0.0, 1.0)}, 1),
+    "lr-step": ({"lr_step": True}, 1),
+    "masks-50-100-lr-step": ({"train_mask": (0.5, 1.0), "lr_step": True}, 1),
+    "masks-50-100-tf90-2x": ({"train_mask": (0.5, 1.0), "teacher_forcing": 0.9}, 2),
 }
 
 
@@ -63,6 +76,10 @@ def make_variant(profile, variant, seed):
         max_epochs=profile.max_epochs * epochs,
         teacher_forcing=params.pop("teacher_forcing", profile.teacher_forcing),
     )
+    if params.pop("lr_step", False):
+        params["callbacks"] = [
+            LRScheduler(StepLR, step_size=max(1, profile.max_epochs // 2), gamma=0.1)
+        ]
     return _naomi(profile, seed, **params)
 
 
@@ -251,7 +268,7 @@ def raw_path(out_dir, profile, variant, seed):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.naomi_readout", description=__doc__)
-    parser.add_argument("--profile", choices=("quick", "medium"), default="quick")
+    parser.add_argument("--profile", choices=("quick", "medium", "large"), default="quick")
     parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true")

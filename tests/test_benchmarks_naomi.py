@@ -1,6 +1,7 @@
 """The NAOMI benchmark script on a tiny budget: cells, raw files, resuming, the report."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -8,14 +9,19 @@ import torch
 
 from benchmarks.naomi import (
     PROFILES,
+    Models,
     Profile,
+    billiards,
     conditional_mean_paths,
     main,
+    make_model,
+    models_dir,
     random_walks,
     raw_path,
     run,
     write_report,
 )
+from skimpute.datasets import make_billiards
 
 torch.set_num_threads(1)
 
@@ -77,6 +83,46 @@ def test_cli_runs_one_experiment(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(PROFILES, "quick", TINY)
     main(["--profile", "quick", "--experiments", "imputation", "--out-dir", str(tmp_path)])
     assert "## Imputation" in capsys.readouterr().out
+
+
+def test_checkpointed_training_continues_where_it_stopped(tmp_path, monkeypatch):
+    import pickle
+
+    profile = replace(TINY, max_epochs=2, checkpoint=True)
+    X_train = billiards(profile, 0)[0]
+    model_dir = models_dir(tmp_path, profile)
+    # a run stopped after the first epoch: its checkpoint holds the model after one call
+    one = make_model("NAOMI", profile, 0).partial_fit(X_train)
+    model_dir.mkdir(parents=True)
+    (model_dir / "NAOMI__seed0.pkl").write_bytes(pickle.dumps((one, 5.0)))
+    logs = []
+    model, seconds = Models(profile, logs.append, model_dir).get("NAOMI", 0, X_train)
+    assert logs[0] == "  NAOMI (seed 0): from its checkpoint, epoch 1"
+    assert model.n_epochs_ == 2 and seconds > 5.0
+    straight = make_model("NAOMI", profile, 0)
+    for _ in range(2):
+        straight.partial_fit(X_train)
+    for a, b in zip(model.net_.module_.parameters(), straight.net_.module_.parameters()):
+        assert torch.equal(a, b)
+    saved, saved_seconds = pickle.loads((model_dir / "NAOMI__seed0.pkl").read_bytes())
+    assert saved.n_epochs_ == 2 and saved_seconds == seconds
+    # a finished checkpoint is read back, not trained again
+    logs.clear()
+    assert Models(profile, logs.append, model_dir).get("NAOMI", 0, X_train)[0].n_epochs_ == 2
+    assert logs == ["  NAOMI (seed 0): from its checkpoint, epoch 2"]
+    # KNN has no partial_fit: fitted as usual, nothing saved
+    Models(profile, logs.append, model_dir).get("KNN", 0, X_train)
+    assert sorted(p.name for p in model_dir.iterdir()) == ["NAOMI__seed0.pkl"]
+    # a checkpoint of other parameters is refused
+    with pytest.raises(ValueError, match="other parameters"):
+        Models(replace(profile, lr=1e-2), logs.append, model_dir).get("NAOMI", 0, X_train)
+    # run() with a checkpointing profile and --methods: only those cells, checkpoints kept
+    records = run(profile, experiments=("imputation",), methods=("NAOMI",), out_dir=tmp_path)
+    assert [r["method"] for r in records] == ["NAOMI"]
+    monkeypatch.setitem(PROFILES, "quick", profile)
+    args = ["--profile", "quick", "--experiments", "imputation", "--out-dir", str(tmp_path)]
+    assert main(args + ["--methods", "Linear"]) == 0
+    assert not (tmp_path / "naomi_billiards_tiny.md").exists()
 
 
 def test_random_walks_are_smooth_and_seeded():
@@ -153,3 +199,18 @@ def test_readout_record_and_report():
     assert record["step_change_truth"] > 0 and record["l2_missing"] > 0
     text = report_text([record])
     assert "| default | 1 |" in text and "s = 1" in text
+
+
+def test_readout_variants_lr_step_and_longer_schedule():
+    from benchmarks.naomi_readout import make_variant
+
+    model = make_variant(replace(TINY, max_epochs=4), "lr-step", 0)
+    (callback,) = model.callbacks
+    assert callback.kwargs == {"step_size": 2, "gamma": 0.1}
+    model.fit(make_billiards(n_train=12, n_test=1, n_timesteps=24, random_state=0)[0])
+    # the authors' schedule: lr / 10 after half the epochs
+    lrs = model.net_.history[:, "event_lr"]
+    assert lrs == pytest.approx([TINY.lr, TINY.lr, TINY.lr / 10, TINY.lr / 10])
+    long = make_variant(TINY, "masks-50-100-tf90-2x", 0)
+    assert long.max_epochs == 2 * TINY.max_epochs and long.teacher_forcing == 0.9
+    assert long.train_mask == (0.5, 1.0)
