@@ -1,5 +1,6 @@
 """transform_in_chunks: bit for bit the transform of the whole array, over arrays and memmaps."""
 
+import pickle
 import re
 from pathlib import Path
 
@@ -178,10 +179,14 @@ def test_the_large_data_page_examples_run(tmp_path, monkeypatch):
         "\n".join(line[4:] for line in match.group(1).splitlines()) + "\n"
         for match in re.finditer(r"\.\. code-block:: python\n\n((?:(?:    .*)?\n)+)", text)
     ]
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     monkeypatch.chdir(tmp_path)
     namespace = {}
-    for block in blocks:  # the second block uses the first's imputer
+    for block in blocks:  # the third block uses the first's imputer
         exec(compile(block, "docs/large_data.rst", "exec"), namespace)
     assert namespace["imputer"].n_epochs_ == 8
+    # the NAOMI block: fit's schedule over the calls, and the checkpoint of the last epoch
+    naomi = namespace["naomi"]
+    assert naomi.net_.history[:, "stage"] == ["teacher_forcing"] * 2 + ["free_running"]
+    assert pickle.loads((tmp_path / "naomi.pkl").read_bytes()).n_epochs_ == 3
     assert not np.isnan(np.load(tmp_path / "imputed.npy")).any()
