@@ -36,6 +36,7 @@ machinery and the trends.
 """
 
 import argparse
+import functools
 import inspect
 import json
 import pickle
@@ -613,7 +614,7 @@ def run(
     n_seeds=None,
     resume=False,
     out_dir=RESULTS_DIR,
-    log=print,
+    log=functools.partial(print, flush=True),
 ):
     """Run (or, with `resume`, read back) every cell; return the records.
 
