@@ -586,7 +586,11 @@ class BaseNNSequenceImputer(NeuralNetMixin, BaseSequenceImputer):
         ------
         ValueError
             If the first block has no observed value, a parameter is invalid, or a later
-            block does not have the steps and values of the first.
+            block does not have the steps and values of the first (or, with
+            ``adversarial=True``, has missing values).
+        FloatingPointError
+            If the training loss or a weight becomes nan or infinite; the estimator keeps
+            its state before the call.
 
         Notes
         -----
