@@ -105,3 +105,16 @@ def test_later_blocks_are_checked(billiards):
     with pytest.raises(ValueError, match="adversarial=True needs complete training sequences"):
         adversarial.partial_fit(incomplete)
     assert adversarial.n_epochs_ == 1
+
+
+def test_a_failed_call_leaves_the_estimator_as_it_was(billiards):
+    from tests.test_partial_fit import _FailInEpoch
+
+    X_train, _ = billiards
+    imp = NAOMISequenceImputer(**TINY, callbacks=[_FailInEpoch(2, RuntimeError("boom"))])
+    imp.partial_fit(X_train)
+    before, mean = weights(imp), imp.mean_
+    with pytest.raises(RuntimeError, match="boom"):
+        imp.partial_fit(X_train)
+    assert imp.n_epochs_ == 1 == len(imp.net_.history)
+    assert torch.equal(weights(imp), before) and imp.mean_ is mean
