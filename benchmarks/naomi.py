@@ -1,7 +1,7 @@
 """NAOMI on billiards: the paper's figure 4, Table 1, figures 5 and 8, speed, adversarial stage.
 
 ``python -m benchmarks.naomi --profile quick|medium|large|paper [--resume] [--experiments ...]
-[--methods ...]`` runs
+[--methods ...] [--report-only]`` runs
 
 - ``imputation`` (figure 4): billiards test sequences with 180 to 195 of 200 steps missing,
   imputed by NAOMI, SingleRes (NAOMI with one resolution), the autoregressive GRU (``RNN``),
@@ -28,7 +28,8 @@ The paper profile trains for hours: its neural models are trained one epoch per
 ``partial_fit`` call and pickled after each epoch under ``results/raw/naomi/paper/models/``
 (not committed), so that ``--resume`` continues a stopped training from its last epoch.
 ``--methods NAOMI`` (for example) runs only the cells of those methods and writes no report, so
-that two processes can share the cells; a final ``--resume`` run without it writes the report.
+that two processes can share the cells; ``--report-only`` writes the report of the cells on disk
+and runs none.
 
 The billiards simulator's settings are not published (see :func:`skimpute.datasets.make_billiards`)
 and the quick profile trains for seconds, so the numbers are not the paper's; they show the
@@ -613,6 +614,7 @@ def run(
     methods=None,
     n_seeds=None,
     resume=False,
+    report_only=False,
     out_dir=RESULTS_DIR,
     log=functools.partial(print, flush=True),
 ):
@@ -621,7 +623,8 @@ def run(
     `methods` (None: all) restricts the run to the cells of those methods, so that two
     processes can share a profile's cells. A profile with ``checkpoint`` trains its neural
     models one epoch at a time with a checkpoint after each (:class:`Models`), so that a
-    stopped run continues where it was with `resume`.
+    stopped run continues where it was with `resume`. `report_only` reads the cells already
+    written and runs none (the report of an unfinished run).
     """
     torch.set_num_threads(1)
     models = Models(profile, log, models_dir(out_dir, profile) if profile.checkpoint else None)
@@ -632,7 +635,9 @@ def run(
         if methods is not None and method not in methods:
             continue
         path = raw_path(out_dir, profile, experiment, method, setting, seed)
-        if resume and path.exists():
+        if report_only and not path.exists():
+            continue
+        if (resume or report_only) and path.exists():
             records.append(json.loads(path.read_text()))
             continue
         start = time.perf_counter()
@@ -987,6 +992,11 @@ def main(argv=None):
         help="run only the cells of these methods (and write no report): to share a profile "
         "between processes; a run without it, with --resume, writes the report",
     )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="write the report of the cells already run, running none",
+    )
     parser.add_argument("--out-dir", default=str(RESULTS_DIR), help="where results go")
     args = parser.parse_args(argv)
     profile = PROFILES[args.profile]
@@ -997,9 +1007,13 @@ def main(argv=None):
         experiments=tuple(args.experiments),
         methods=args.methods,
         resume=args.resume,
+        report_only=args.report_only,
         out_dir=args.out_dir,
     )
-    if args.methods is not None:
+    if not records:
+        print("no cells to report")
+        return 0
+    if args.methods is not None and not args.report_only:
         print(f"ran the cells of {', '.join(args.methods)}; no report written")
         return 0
     text = write_report(records, profile, args.out_dir)

@@ -123,6 +123,11 @@ def test_checkpointed_training_continues_where_it_stopped(tmp_path, monkeypatch)
     args = ["--profile", "quick", "--experiments", "imputation", "--out-dir", str(tmp_path)]
     assert main(args + ["--methods", "Linear"]) == 0
     assert not (tmp_path / "naomi_billiards_tiny.md").exists()
+    # the report of the cells on disk (NAOMI and Linear), nothing run
+    monkeypatch.setattr("benchmarks.naomi.Models.get", lambda *a, **k: pytest.fail("trained"))
+    assert main(args + ["--report-only"]) == 0
+    text = (tmp_path / "naomi_billiards_tiny.md").read_text()
+    assert "| NAOMI | 0." in text and "| Linear | 0." in text and "| KNN |  |" in text
 
 
 def test_random_walks_are_smooth_and_seeded():
