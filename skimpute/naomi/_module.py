@@ -137,10 +137,28 @@ class _Reader:
     def __init__(self, states, record=False):
         self.states = states
         self.reads = [] if record else None
+        self.shape = None
+
+    @classmethod
+    def dry(cls, like, n_layers, hidden_size):
+        """A recording reader without states, for a dry run of the loop: it returns zeros.
+
+        Parameters
+        ----------
+        like : Tensor
+            The dtype and device of the zeros.
+        n_layers, hidden_size : int
+            ``L`` and ``H`` of the backward GRU.
+        """
+        reader = cls(None, record=True)
+        reader.like, reader.shape = like, (n_layers, hidden_size)
+        return reader
 
     def __call__(self, rows, positions):
         if self.reads is not None:
             self.reads.append((rows, positions))
+        if self.states is None:
+            return self.like.new_zeros((len(rows),) + self.shape)
         return self.states[rows, positions]
 
     def replay(self, states):
@@ -423,10 +441,10 @@ class NAOMIModule(nn.Module):
         sequence after each imputed step (:meth:`impute_naive`) at a fraction of the cost.
 
         With autograd on (free-running and adversarial training), the order of the pivots,
-        which depends on the masks only, is first traced without gradients, so that the initial
-        backward states the loop reads are gathered in one operation (gathering them one
-        iteration at a time would make back-propagation fill a gradient of all of them at
-        every read).
+        which depends on the masks only, is first traced by a dry run of the loop (its control
+        flow without the networks), so that the initial backward states the loop reads are
+        gathered in one operation (gathering them one iteration at a time would make
+        back-propagation fill a gradient of all of them at every read).
 
         Parameters
         ----------
@@ -456,13 +474,18 @@ class NAOMIModule(nn.Module):
             bstates = self.backward_states(vals, known)
             return self._impute_loop(X, known, observed, eps, record_order, _Reader(bstates))
         with torch.no_grad():  # trace the reads of the initial backward states
-            trace = _Reader(self.backward_states(vals, known), record=True)
-            self._impute_loop(X, known, observed, eps, False, trace)
+            trace = _Reader.dry(X, self.backward_rnn.num_layers, self.backward_rnn.hidden_size)
+            self._impute_loop(X, known, observed, None, False, trace, dry=True)
         bstates = self.backward_states(vals, known)
         return self._impute_loop(X, known, observed, eps, record_order, trace.replay(bstates))
 
-    def _impute_loop(self, X, known, observed, eps, record_order, reader):
-        """The loop of :meth:`impute`; `reader` returns the initial backward states it reads."""
+    def _impute_loop(self, X, known, observed, eps, record_order, reader, dry=False):
+        """The loop of :meth:`impute`; `reader` returns the initial backward states it reads.
+
+        With `dry`, the GRU steps and the decoders are skipped (states and imputed values stay
+        as they were): the control flow, which depends on the masks only, and the reads of
+        `reader` are those of the real run.
+        """
         B, T, D = X.shape
         device = X.device
         L, H = self.backward_rnn.num_layers, self.backward_rnn.hidden_size
@@ -497,9 +520,9 @@ class NAOMIModule(nn.Module):
                 pos = chain_pos[rows] - 1
                 is_value = pos == target[rows]
                 flag = is_value.to(X.dtype)[:, None]
-                h = self.backward_rnn.step(
-                    torch.cat([vals[rows, pos] * flag, flag], -1), chain_h[:, rows]
-                )
+                h = chain_h[:, rows]
+                if not dry:
+                    h = self.backward_rnn.step(torch.cat([vals[rows, pos] * flag, flag], -1), h)
                 chain_h = put(chain_h, (slice(None), rows), h)
                 chain_pos[rows] = pos
                 done = is_value.nonzero().squeeze(1)
@@ -529,7 +552,7 @@ class NAOMIModule(nn.Module):
                     hb = put(hb, fresh, reader(rows[fresh], q[fresh])[:, -1])
                 h_in = torch.cat([fstate[-1, rows], hb], -1)
                 value = X.new_zeros(rows.numel(), D)
-                for lv in torch.unique(level).tolist():
+                for lv in [] if dry else torch.unique(level).tolist():
                     sel = (level == lv).nonzero().squeeze(1)
                     mean, std = self.decode(lv, h_in[sel])
                     if std is not None and eps is not None:
@@ -556,9 +579,11 @@ class NAOMIModule(nn.Module):
             rows = (active & known[every, nxt_step]).nonzero().squeeze(1)
             if rows.numel():
                 pos = curr[rows] + 1
-                h = self.forward_rnn.step(
-                    torch.cat([vals[rows, pos], ones[: rows.numel()]], -1), fstate[:, rows]
-                )
+                h = fstate[:, rows]
+                if not dry:
+                    h = self.forward_rnn.step(
+                        torch.cat([vals[rows, pos], ones[: rows.numel()]], -1), h
+                    )
                 fstate = put(fstate, (slice(None), rows), h)
                 curr[rows] = pos
                 d = depth[rows]
