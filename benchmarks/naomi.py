@@ -746,6 +746,16 @@ def report_text(records, profile, machine, plots=()):
         "Statistics: mean over test sequences (5th - 95th percentiles); closer to the ground "
         "truth is better. L2: mean squared error on the missing values.",
     ]
+    done = {(r["experiment"], r["method"], r.get("setting", ""), r["seed"]) for r in records}
+    expected = cells(profile, sorted(present), len({r["seed"] for r in records}))
+    missing = sorted({(e, m) for e, m, st, sd, _ in expected if (e, m, st, sd) not in done})
+    if missing:
+        parts += [
+            "",
+            "**Unfinished run**: the cells of "
+            + ", ".join(f"{m} ({e})" for e, m in missing)
+            + " have not run yet; their entries are blank (`--resume` continues the run).",
+        ]
     if profile.max_epochs < 20:
         parts += [
             "",

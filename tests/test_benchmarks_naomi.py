@@ -75,6 +75,7 @@ def test_run_writes_cells_resumes_and_reports(tmp_path):
     assert next(r for r in resumed if r["method"] == "Linear")["l2_missing"] == -1.0
     text = write_report(records, TINY, tmp_path, machine="test machine")
     assert "Table 1" in text and "figure 4" in text and "speed-up" in text
+    assert "Unfinished" not in text
     assert (tmp_path / "naomi_billiards_tiny.csv").exists()
     assert (tmp_path / "naomi_billiards_tiny.md").read_text() == text
 
@@ -128,6 +129,7 @@ def test_checkpointed_training_continues_where_it_stopped(tmp_path, monkeypatch)
     assert main(args + ["--report-only"]) == 0
     text = (tmp_path / "naomi_billiards_tiny.md").read_text()
     assert "| NAOMI | 0." in text and "| Linear | 0." in text and "| KNN |  |" in text
+    assert "**Unfinished run**" in text and "KNN (imputation), RNN (imputation)" in text
 
 
 def test_random_walks_are_smooth_and_seeded():
