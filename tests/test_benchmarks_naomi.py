@@ -221,3 +221,36 @@ def test_readout_variants_lr_step_and_longer_schedule():
     long = make_variant(TINY, "masks-50-100-tf90-2x", 0)
     assert long.max_epochs == 2 * TINY.max_epochs and long.teacher_forcing == 0.9
     assert long.train_mask == (0.5, 1.0)
+
+
+def test_readout_report_aligns_variants_with_fewer_decoders():
+    from benchmarks.naomi_readout import make_variant, report_text
+
+    assert make_variant(TINY, "resolutions-4", 0).n_resolutions == 4
+    assert make_variant(TINY, "tf-33", 0).teacher_forcing == pytest.approx(1 / 3)
+
+    def record(variant, steps):
+        return {
+            "profile": "tiny",
+            "variant": variant,
+            "seed": 0,
+            "max_epochs": 1,
+            "fit_seconds": 1.0,
+            "decoder_errors": [
+                {"level": i, "step": s, "rmse": 0.1 * (i + 1), "midpoint_rmse": 0.01 * (i + 1)}
+                for i, s in enumerate(steps)
+            ],
+            "l2_missing": 0.5,
+            "step_change": 0.01,
+            "step_change_truth": 0.001,
+            "step_size_truth": 0.05,
+            "by_level": [],
+            "machine": "test",
+        }
+
+    # the variant with fewer decoders first: the columns are those of every variant
+    text = report_text([record("resolutions-2", [1, 2]), record("default", [1, 2, 4])])
+    assert "| variant | epochs | s = 1 | s = 2 | s = 4 |" in text
+    assert "| midpoint | – | 0.0100 | 0.0200 | 0.0300 |" in text
+    assert "| resolutions-2 | 1 | 0.1000 | 0.2000 | – |" in text
+    assert "| default | 1 | 0.1000 | 0.2000 | 0.3000 |" in text
