@@ -254,3 +254,25 @@ def test_readout_report_aligns_variants_with_fewer_decoders():
     assert "| midpoint | – | 0.0100 | 0.0200 | 0.0300 |" in text
     assert "| resolutions-2 | 1 | 0.1000 | 0.2000 | – |" in text
     assert "| default | 1 | 0.1000 | 0.2000 | 0.3000 |" in text
+
+
+def test_curve_follows_the_training_schedule(tmp_path):
+    from benchmarks.naomi_curve import main as curve_main
+    from benchmarks.naomi_curve import raw_path as curve_path
+
+    profile = replace(TINY, name="tiny", max_epochs=3, teacher_forcing=1 / 3)
+    PROFILES["tiny"] = profile
+    try:
+        assert curve_main(["--profile", "tiny", "--out-dir", str(tmp_path)]) == 0
+    finally:
+        del PROFILES["tiny"]
+    record = json.loads(curve_path(tmp_path, "tiny", "NAOMI", 0).read_text())
+    rows = record["epochs"]
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    # the schedule of fit: one teacher-forced epoch (a third of 3), then free running
+    assert [r["stage"] for r in rows] == ["teacher_forcing", "free_running", "free_running"]
+    assert all(r["l2_missing"] > 0 and np.isfinite(r["train_loss"]) for r in rows)
+    assert rows[0]["seconds"] < rows[1]["seconds"] < rows[2]["seconds"]
+    text = (tmp_path / "naomi_curve_tiny.md").read_text()
+    assert "| NAOMI |" in text and "| SingleRes |" in text and "(FR)" in text
+    assert (tmp_path / "naomi_curve_tiny.png").stat().st_size > 0
