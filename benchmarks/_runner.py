@@ -51,6 +51,30 @@ def raw_path(out_dir, suite, dataset, method, seed):
     return Path(out_dir) / "raw" / suite.name / dataset / f"{method}__seed{seed}.json"
 
 
+def cached_record(path, compute, resume):
+    """The JSON record at `path` when `resume` and it exists, else ``compute()``, then saved.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The record's file (its folders are created).
+    compute : callable
+        Returns the record, a dict that :func:`json.dumps` takes.
+    resume : bool
+        Whether a record already at `path` is read instead of computed again.
+
+    Returns
+    -------
+    record : dict
+    """
+    if resume and path.exists():
+        return json.loads(path.read_text())
+    record = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    return record
+
+
 def run_cell(suite, dataset, method, seed, data_home=None):
     """Fit and transform one method on one dataset and seed; return the result record."""
     X, X_missing, mask = make_task(dataset, seed=seed, data_home=data_home, p=suite.p)

@@ -20,7 +20,6 @@ with a plot ``naomi_curve_<profile>.png``.
 """
 
 import argparse
-import json
 import sys
 import time
 from datetime import datetime, timezone
@@ -29,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks._runner import RESULTS_DIR, machine_description
+from benchmarks._runner import RESULTS_DIR, cached_record, machine_description
 from benchmarks.naomi import PROFILES, billiards, make_model, missing_range
 from skimpute.ampute import sequence_steps
 from skimpute.metrics import step_change
@@ -120,7 +119,10 @@ def report_text(records):
             f"| {rec['method']} | {last['l2_missing']:.4f} | {last['step_change'] * 1e3:.1f} | "
             f"{best['l2_missing']:.4f} ({best['epoch']}) | {last['seconds']:.0f} |"
         )
-    lines += ["", "| epoch | " + " | ".join(f"{rec['method']}: L2 / step change" for rec in records) + " |"]
+    lines += [
+        "",
+        "| epoch | " + " | ".join(f"{rec['method']}: L2 / step change" for rec in records) + " |",
+    ]
     lines.append("|---|" + "---|" * len(records))
     short = {"teacher_forcing": "TF", "free_running": "FR", "adversarial": "adv."}
     for epoch in range(1, n_epochs + 1):
@@ -174,16 +176,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     profile = PROFILES[args.profile]
-    records = []
-    for method in args.methods:
-        path = raw_path(args.out_dir, profile.name, method, args.seed)
-        if args.resume and path.exists():
-            records.append(json.loads(path.read_text()))
-            continue
-        record = run_curve(profile, method, args.seed)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(record, indent=1) + "\n")
-        records.append(record)
+    records = [
+        cached_record(
+            raw_path(args.out_dir, profile.name, method, args.seed),
+            lambda: run_curve(profile, method, args.seed),
+            args.resume,
+        )
+        for method in args.methods
+    ]
     out = Path(args.out_dir)
     (out / f"naomi_curve_{profile.name}.md").write_text(report_text(records))
     plot(records, out / f"naomi_curve_{profile.name}.png")

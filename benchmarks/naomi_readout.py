@@ -44,7 +44,6 @@ One JSON file per (profile, variant, seed) under ``results/raw/naomi_readout/<pr
 """
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import replace
@@ -56,7 +55,7 @@ import torch
 from skorch.callbacks import LRScheduler
 from torch.optim.lr_scheduler import StepLR
 
-from benchmarks._runner import RESULTS_DIR, machine_description
+from benchmarks._runner import RESULTS_DIR, cached_record, machine_description
 from benchmarks.naomi import PROFILES, _naomi, billiards, missing_range
 from skimpute.ampute import sequence_steps
 from skimpute.naomi import imputation_order
@@ -293,13 +292,11 @@ def main(argv=None):
     profile = PROFILES[args.profile]
     records = []
     for variant in args.variants:
-        path = raw_path(args.out_dir, profile.name, variant, args.seed)
-        if args.resume and path.exists():
-            records.append(json.loads(path.read_text()))
-            continue
-        record = run_variant(profile, variant, args.seed)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(record, indent=1) + "\n")
+        record = cached_record(
+            raw_path(args.out_dir, profile.name, variant, args.seed),
+            lambda: run_variant(profile, variant, args.seed),
+            args.resume,
+        )
         print(f"naomi_readout {profile.name} {variant}: {record['fit_seconds']:.0f} s", flush=True)
         records.append(record)
     out = Path(args.out_dir) / f"naomi_readout_{profile.name}.md"

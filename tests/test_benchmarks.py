@@ -9,7 +9,7 @@ from benchmarks.__main__ import main
 from benchmarks._data import load_complete, make_task, self_masking_task
 from benchmarks._measure import measure
 from benchmarks._report import paper_value
-from benchmarks._runner import raw_path, run_suite
+from benchmarks._runner import cached_record, raw_path, run_suite
 from benchmarks._suites import NOT_MIWAE_TABLE1, SUITES
 
 
@@ -297,3 +297,19 @@ def test_gpsi_tabular_tasks_are_mcar_alone_and_digits_keep_grey_levels():
     for method in ("GPSI-add", "GPSI-jump"):
         estimator = METHODS[method](0, X.shape[0])
         assert estimator.update == method.split("-")[1] and estimator.max_epochs == 300
+
+
+def test_cached_record_computes_once_when_resuming(tmp_path):
+    path = tmp_path / "raw" / "cell.json"
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"value": len(calls)}
+
+    assert cached_record(path, compute, resume=True) == {"value": 1}
+    assert json.loads(path.read_text()) == {"value": 1}
+    assert cached_record(path, compute, resume=True) == {"value": 1}  # read back
+    assert len(calls) == 1
+    assert cached_record(path, compute, resume=False) == {"value": 2}  # computed again
+    assert json.loads(path.read_text()) == {"value": 2}
