@@ -125,12 +125,14 @@ PROFILES = {
             discriminator_lr=1e-2,
         ),
     ),
-    # what one CPU core trains in about 45 minutes: 20 epochs on 500 sequences (a NAOMI epoch
-    # costs about 0.08 s a sequence with teacher forcing 2/3: its own imputations are sequential)
+    # what one CPU core trains in about 45 minutes a seed: 20 epochs on 500 sequences (a NAOMI
+    # epoch costs about 0.08 s a sequence with teacher forcing 2/3: its own imputations are
+    # sequential); three seeds
     "medium": Profile(
         name="medium",
         n_train=500,
         n_test=300,
+        n_seeds=3,
         max_epochs=20,
         lr=2e-3,
         naive_sequences=20,
@@ -177,6 +179,7 @@ PROFILES = {
 PROFILES["large"] = replace(
     PROFILES["medium"],
     name="large",
+    n_seeds=1,
     n_train=1500,
     max_epochs=30,
     walk={**PROFILES["medium"].walk, "n_train": 1500, "max_epochs": 30},
