@@ -1,6 +1,7 @@
 """NAOMI's and SingleRes's error on the missing steps after every epoch of their training.
 
-``python -m benchmarks.naomi_curve --profile quick|medium|large [--methods ...] [--resume]``
+``python -m benchmarks.naomi_curve --profile quick|medium|large [--methods ...]
+[--extra-epochs N] [--resume]``
 trains each model of :mod:`benchmarks.naomi` (``NAOMI``, ``SingleRes``) on the profile's
 billiards sequences one epoch per ``partial_fit`` call, on the schedule of ``fit`` (teacher
 forcing for the first epochs, then free running), and after every epoch imputes the test
@@ -12,14 +13,17 @@ training time so far.
 The curves tell a budget that is still short (the error still falling at the last epoch)
 from a model that has stopped improving, and show what each stage does to the error; the
 authors' code also keeps the epoch with the lowest error on its evaluation set, which the
-curve shows against the last epoch.
+curve shows against the last epoch. ``--extra-epochs N`` trains N more free-running epochs
+after the profile's (the model is then named ``NAOMI+N``): whether a longer last stage would
+still lower the error.
 
-One JSON file per (profile, method, seed) under ``results/raw/naomi_curve/<profile>/``;
-``--resume`` reads those already there. The report is ``results/naomi_curve_<profile>.md``
-with a plot ``naomi_curve_<profile>.png``.
+One JSON file per (profile, model, seed) under ``results/raw/naomi_curve/<profile>/``;
+``--resume`` reads those already there. The report, ``results/naomi_curve_<profile>.md`` with
+a plot ``naomi_curve_<profile>.png``, shows every model of the profile and seed run so far.
 """
 
 import argparse
+import json
 import sys
 import time
 from datetime import datetime, timezone
@@ -37,7 +41,7 @@ from skimpute.metrics import step_change
 METHODS = ("NAOMI", "SingleRes")
 
 
-def run_curve(profile, method, seed):
+def run_curve(profile, method, seed, extra_epochs=0):
     """Train `method` epoch by epoch and measure it after each; return the record.
 
     Parameters
@@ -45,6 +49,9 @@ def run_curve(profile, method, seed):
     profile : benchmarks.naomi.Profile
     method : {"NAOMI", "SingleRes"}
     seed : int
+    extra_epochs : int, default=0
+        Epochs trained after the profile's ``max_epochs``, in the last stage of the schedule
+        (free running): whether more of it would still help.
 
     Returns
     -------
@@ -57,7 +64,8 @@ def run_curve(profile, method, seed):
     X_missing, mask = sequence_steps(X_test, missing_range(profile), random_state=seed)
     model = make_model(method, profile, seed)
     rows, seconds = [], 0.0
-    for _ in range(model.max_epochs):
+    total = model.max_epochs + extra_epochs
+    for _ in range(total):
         start = time.perf_counter()
         model.partial_fit(X_train)
         seconds += time.perf_counter() - start
@@ -74,15 +82,16 @@ def run_curve(profile, method, seed):
             }
         )
         print(
-            f"  {method} (seed {seed}): epoch {rows[-1]['epoch']}/{model.max_epochs} "
+            f"  {method} (seed {seed}): epoch {rows[-1]['epoch']}/{total} "
             f"({rows[-1]['stage']}), L2 missing {rows[-1]['l2_missing']:.4f}, {seconds:.0f} s",
             flush=True,
         )
     return {
         "profile": profile.name,
-        "method": method,
+        "method": _name(method, extra_epochs),
         "seed": seed,
         "max_epochs": model.max_epochs,
+        "extra_epochs": extra_epochs,
         "epochs": rows,
         "step_change_truth": float(np.mean(step_change(X_test))),
         "machine": machine_description(),
@@ -97,7 +106,7 @@ def _best(record):
 def report_text(records):
     """The markdown report of the records of one profile: one column pair per method."""
     first = records[0]
-    n_epochs = max(rec["max_epochs"] for rec in records)
+    n_epochs = max(len(rec["epochs"]) for rec in records)
     lines = [
         f"# NAOMI and SingleRes epoch by epoch (profile `{first['profile']}`)",
         "",
@@ -161,6 +170,10 @@ def plot(records, path):
     plt.close(fig)
 
 
+def _name(method, extra_epochs):
+    return method if not extra_epochs else f"{method}+{extra_epochs}"
+
+
 def raw_path(out_dir, profile, method, seed):
     """Where the record of one (profile, method, seed) is stored."""
     return Path(out_dir) / "raw" / "naomi_curve" / profile / f"{method}__seed{seed}.json"
@@ -171,19 +184,29 @@ def main(argv=None):
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--extra-epochs",
+        type=int,
+        default=0,
+        help="free-running epochs after the profile's (the model is then named NAOMI+N)",
+    )
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--out-dir", default=str(RESULTS_DIR))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     profile = PROFILES[args.profile]
-    records = [
+    for method in args.methods:
         cached_record(
-            raw_path(args.out_dir, profile.name, method, args.seed),
-            lambda: run_curve(profile, method, args.seed),
+            raw_path(args.out_dir, profile.name, _name(method, args.extra_epochs), args.seed),
+            lambda: run_curve(profile, method, args.seed, args.extra_epochs),
             args.resume,
         )
-        for method in args.methods
-    ]
+    # the report shows every model of the profile and seed run so far, by name
+    paths = raw_path(args.out_dir, profile.name, "*", args.seed)
+    records = sorted(
+        (json.loads(path.read_text()) for path in paths.parent.glob(paths.name)),
+        key=lambda rec: (rec["method"].split("+")[0], rec.get("extra_epochs", 0)),
+    )
     out = Path(args.out_dir)
     (out / f"naomi_curve_{profile.name}.md").write_text(report_text(records))
     plot(records, out / f"naomi_curve_{profile.name}.png")

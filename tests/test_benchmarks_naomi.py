@@ -276,3 +276,19 @@ def test_curve_follows_the_training_schedule(tmp_path):
     text = (tmp_path / "naomi_curve_tiny.md").read_text()
     assert "| NAOMI |" in text and "| SingleRes |" in text and "(FR)" in text
     assert (tmp_path / "naomi_curve_tiny.png").stat().st_size > 0
+
+    # two more epochs after the schedule stay free-running; the report keeps the others
+    PROFILES["tiny"] = profile
+    try:
+        argv = ["--profile", "tiny", "--methods", "NAOMI", "--extra-epochs", "2"]
+        assert curve_main([*argv, "--out-dir", str(tmp_path)]) == 0
+    finally:
+        del PROFILES["tiny"]
+    longer = json.loads(curve_path(tmp_path, "tiny", "NAOMI+2", 0).read_text())
+    assert longer["method"] == "NAOMI+2" and longer["extra_epochs"] == 2
+    assert [r["stage"] for r in longer["epochs"]][3:] == ["free_running"] * 2
+    # the same seeds: the first three epochs are those of the run without extra epochs
+    assert [r["l2_missing"] for r in longer["epochs"][:3]] == [r["l2_missing"] for r in rows]
+    text = (tmp_path / "naomi_curve_tiny.md").read_text()
+    assert "| NAOMI |" in text and "| NAOMI+2 |" in text and "| SingleRes |" in text
+    assert "| 5 | – |" in text  # NAOMI has no fifth epoch
