@@ -730,8 +730,12 @@ def _paper_table1():
     return pd.read_csv(path, comment="#") if path.exists() else None
 
 
-def report_text(records, profile, machine, plots=()):
-    """The markdown report of a run."""
+def report_text(records, profile, machine, plots=(), experiments=()):
+    """The markdown report of a run.
+
+    The report names the cells not run yet of the experiments of `records` and of
+    `experiments` (those asked for), so that an unfinished run shows what is left.
+    """
     frame = flatten(records)
     present = set(frame.experiment)
     parts = [
@@ -750,7 +754,7 @@ def report_text(records, profile, machine, plots=()):
         "truth is better. L2: mean squared error on the missing values.",
     ]
     done = {(r["experiment"], r["method"], r.get("setting", ""), r["seed"]) for r in records}
-    expected = cells(profile, sorted(present), len({r["seed"] for r in records}))
+    expected = cells(profile, sorted(present | set(experiments)), len({r["seed"] for r in records}))
     missing = sorted({(e, m) for e, m, st, sd, _ in expected if (e, m, st, sd) not in done})
     if missing:
         parts += [
@@ -971,8 +975,12 @@ def plot_fractions(frame, path):
     return path
 
 
-def write_report(records, profile, out_dir=RESULTS_DIR, machine=None):
-    """Write ``naomi_billiards[_<profile>].md`` / ``.csv`` and the plots; return the markdown."""
+def write_report(records, profile, out_dir=RESULTS_DIR, machine=None, experiments=()):
+    """Write ``naomi_billiards[_<profile>].md`` / ``.csv`` and the plots; return the markdown.
+
+    `experiments`: those asked for, whose cells not run yet the report names (see
+    :func:`report_text`).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = "naomi_billiards" if profile.name == "quick" else f"naomi_billiards_{profile.name}"
@@ -986,7 +994,9 @@ def write_report(records, profile, out_dir=RESULTS_DIR, machine=None):
         plots = [(t, p) for t, p in (("trajectories", traj), ("fraction missing", frac)) if p]
     except ImportError:  # matplotlib is the optional "bench" extra
         pass
-    text = report_text(records, profile, machine or machine_description(), plots)
+    text = report_text(
+        records, profile, machine or machine_description(), plots, experiments=experiments
+    )
     (out_dir / f"{stem}.md").write_text(text)
     return text
 
@@ -1029,7 +1039,7 @@ def main(argv=None):
     if args.methods is not None and not args.report_only:
         print(f"ran the cells of {', '.join(args.methods)}; no report written")
         return 0
-    text = write_report(records, profile, args.out_dir)
+    text = write_report(records, profile, args.out_dir, experiments=args.experiments)
     print()
     print(text)
     return 0

@@ -130,6 +130,11 @@ def test_checkpointed_training_continues_where_it_stopped(tmp_path, monkeypatch)
     text = (tmp_path / "naomi_billiards_tiny.md").read_text()
     assert "| NAOMI | 0." in text and "| Linear | 0." in text and "| KNN |  |" in text
     assert "**Unfinished run**" in text and "KNN (imputation), RNN (imputation)" in text
+    assert "(speed)" not in text  # only the imputation was asked for
+    # asked for every experiment, the report names those with no cell on disk too
+    assert main(["--profile", "quick", "--out-dir", str(tmp_path), "--report-only"]) == 0
+    text = (tmp_path / "naomi_billiards_tiny.md").read_text()
+    assert "NAOMI (speed)" in text and "NAOMI (fraction)" in text and "RNN (forward)" in text
 
 
 def test_random_walks_are_smooth_and_seeded():
