@@ -34,16 +34,23 @@ Variants:
   pivot at the largest step.
 - ``tf-33``: the default masks with a third of the epochs teacher-forced instead of two thirds
   (more epochs trained through the imputation itself, as Algorithm 1 of the paper; about 1.6
-  times the cost at the medium budget).
+  times the cost at the medium budget);
+- ``singleres``: the SingleRes baseline (``n_resolutions=1``) under the default training, its
+  one decoder measured like NAOMI's.
 
 ``--profile large`` runs the variants at the ``large`` budget of :mod:`benchmarks.naomi`
-(1500 training sequences, 30 epochs).
+(1500 training sequences, 30 epochs). ``--profile paper`` trains as the paper profile of
+:mod:`benchmarks.naomi` does, one epoch per ``partial_fit`` call with a checkpoint after each,
+in the same folder: ``default`` and ``singleres`` are the ``NAOMI`` and ``SingleRes`` models of
+``benchmarks.naomi --profile paper`` (a checkpoint of either is read instead of trained again),
+the other variants are checkpointed as ``readout-<variant>``.
 
 One JSON file per (profile, variant, seed) under ``results/raw/naomi_readout/<profile>/``;
 ``--resume`` reads those already there. The report is ``results/naomi_readout_<profile>.md``.
 """
 
 import argparse
+import functools
 import sys
 import time
 from dataclasses import replace
@@ -56,7 +63,14 @@ from skorch.callbacks import LRScheduler
 from torch.optim.lr_scheduler import StepLR
 
 from benchmarks._runner import RESULTS_DIR, cached_record, machine_description
-from benchmarks.naomi import PROFILES, _naomi, billiards, missing_range
+from benchmarks.naomi import (
+    PROFILES,
+    Models,
+    _naomi,
+    billiards,
+    missing_range,
+    models_dir,
+)
 from skimpute.ampute import sequence_steps
 from skimpute.naomi import imputation_order
 
@@ -73,7 +87,11 @@ VARIANTS = {
     "resolutions-4": ({"n_resolutions": 4}, 1),
     "resolutions-5": ({"n_resolutions": 5}, 1),
     "tf-33": ({"teacher_forcing": 1 / 3}, 1),
+    "singleres": ({"n_resolutions": 1}, 1),
 }
+
+#: variants that are models of :mod:`benchmarks.naomi`, under their names there (checkpoints)
+BENCHMARK_MODELS = {"default": "NAOMI", "singleres": "SingleRes"}
 
 
 def make_variant(profile, variant, seed):
@@ -189,13 +207,29 @@ def jitter_by_level(X_imputed, X_true, levels):
     return rows
 
 
-def run_variant(profile, variant, seed):
-    """Fit one variant and measure it; return the record."""
+def fit_variant(profile, variant, seed, X_train, out_dir=RESULTS_DIR):
+    """Fit a variant on `X_train`; return ``(model, training seconds)``.
+
+    A profile with ``checkpoint`` (the paper's) trains one epoch at a time with a checkpoint
+    after each, with :class:`benchmarks.naomi.Models` and its folder, so that ``default`` and
+    ``singleres`` are read back from the checkpoints of ``benchmarks.naomi``'s NAOMI and
+    SingleRes when they are there.
+    """
+    factory = functools.partial(make_variant, profile, variant, seed)
+    if not profile.checkpoint:
+        model = factory()
+        start = time.perf_counter()
+        model.fit(X_train)
+        return model, time.perf_counter() - start
+    models = Models(profile, functools.partial(print, flush=True), models_dir(out_dir, profile))
+    name = BENCHMARK_MODELS.get(variant, f"readout-{variant}")
+    return models.get(name, seed, X_train, factory=factory)
+
+
+def run_variant(profile, variant, seed, out_dir=RESULTS_DIR):
+    """Fit one variant (:func:`fit_variant`) and measure it; return the record."""
     X_train, X_test = billiards(profile, seed)
-    model = make_variant(profile, variant, seed)
-    start = time.perf_counter()
-    model.fit(X_train)
-    fit_seconds = time.perf_counter() - start
+    model, fit_seconds = fit_variant(profile, variant, seed, X_train, out_dir)
     X_missing, mask = sequence_steps(X_test, missing_range(profile), random_state=seed)
     X_hat = model.transform(X_missing)
     truth = np.abs(np.diff(np.linalg.norm(np.diff(X_test, axis=1), axis=-1), axis=1)).mean()
@@ -282,7 +316,7 @@ def raw_path(out_dir, profile, variant, seed):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.naomi_readout", description=__doc__)
-    parser.add_argument("--profile", choices=("quick", "medium", "large"), default="quick")
+    parser.add_argument("--profile", choices=("quick", "medium", "large", "paper"), default="quick")
     parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true")
@@ -294,7 +328,7 @@ def main(argv=None):
     for variant in args.variants:
         record = cached_record(
             raw_path(args.out_dir, profile.name, variant, args.seed),
-            lambda: run_variant(profile, variant, args.seed),
+            lambda: run_variant(profile, variant, args.seed, args.out_dir),
             args.resume,
         )
         print(f"naomi_readout {profile.name} {variant}: {record['fit_seconds']:.0f} s", flush=True)

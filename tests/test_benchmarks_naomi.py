@@ -297,3 +297,26 @@ def test_curve_follows_the_training_schedule(tmp_path):
     text = (tmp_path / "naomi_curve_tiny.md").read_text()
     assert "| NAOMI |" in text and "| NAOMI+2 |" in text and "| SingleRes |" in text
     assert "| 5 | – |" in text  # NAOMI has no fifth epoch
+
+
+def test_readout_at_a_checkpointed_profile_reads_the_benchmark_models(tmp_path):
+    import pickle
+
+    from benchmarks.naomi_readout import make_variant, run_variant
+
+    # the variants default and singleres are the benchmark's NAOMI and SingleRes
+    for variant, name in [("default", "NAOMI"), ("singleres", "SingleRes")]:
+        assert make_variant(TINY, variant, 0).get_params() == make_model(name, TINY, 0).get_params()
+    profile = replace(TINY, checkpoint=True)
+    run(profile, experiments=["imputation"], methods=["NAOMI"], out_dir=tmp_path, log=print)
+    path = models_dir(tmp_path, profile) / "NAOMI__seed0.pkl"
+    saved = path.read_bytes()
+    _, seconds = pickle.loads(saved)
+    record = run_variant(profile, "default", 0, tmp_path)
+    # read back, not trained again: the checkpoint is untouched and its training time reported
+    assert path.read_bytes() == saved
+    assert record["fit_seconds"] == seconds
+    # another variant trains under its own name, epoch by epoch
+    record = run_variant(profile, "tf-33", 0, tmp_path)
+    assert (models_dir(tmp_path, profile) / "readout-tf-33__seed0.pkl").exists()
+    assert record["variant"] == "tf-33" and record["l2_missing"] > 0
