@@ -36,7 +36,8 @@ Variants:
   (more epochs trained through the imputation itself, as Algorithm 1 of the paper; about 1.6
   times the cost at the medium budget);
 - ``singleres``: the SingleRes baseline (``n_resolutions=1``) under the default training, its
-  one decoder measured like NAOMI's.
+  one decoder measured like NAOMI's; ``singleres-lr-step`` the same with the authors'
+  learning-rate schedule.
 
 ``--profile large`` runs the variants at the ``large`` budget of :mod:`benchmarks.naomi`
 (1500 training sequences, 30 epochs). ``--profile paper`` trains as the paper profile of
@@ -59,8 +60,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from skorch.callbacks import LRScheduler
-from torch.optim.lr_scheduler import StepLR
+from skorch.callbacks import Callback
 
 from benchmarks._runner import RESULTS_DIR, cached_record, machine_description
 from benchmarks.naomi import (
@@ -88,10 +88,49 @@ VARIANTS = {
     "resolutions-5": ({"n_resolutions": 5}, 1),
     "tf-33": ({"teacher_forcing": 1 / 3}, 1),
     "singleres": ({"n_resolutions": 1}, 1),
+    "singleres-lr-step": ({"n_resolutions": 1, "lr_step": True}, 1),
 }
 
 #: variants that are models of :mod:`benchmarks.naomi`, under their names there (checkpoints)
 BENCHMARK_MODELS = {"default": "NAOMI", "singleres": "SingleRes"}
+
+
+class StepDecay(Callback):
+    """The learning rate divided by `factor` from epoch `step` + 1 on, by the epoch count.
+
+    skorch's ``LRScheduler(StepLR)`` builds its scheduler again at every ``fit`` and
+    ``partial_fit`` and steps it once when it does, so a model trained one epoch per
+    ``partial_fit`` call (the paper profile) would divide the rate at every epoch from the
+    step on. This callback sets the rate of the (policy) optimizer from the length of the
+    history instead, so one call of ``fit`` and one ``partial_fit`` per epoch train alike. It
+    records the rate as ``event_lr``.
+
+    Parameters
+    ----------
+    lr : float
+        The rate of the first `step` epochs.
+    step : int
+        The epochs at rate `lr`.
+    factor : float, default=10
+        The divisor after them.
+    """
+
+    def __init__(self, lr, step, factor=10.0):
+        self.lr = lr
+        self.step = step
+        self.factor = factor
+
+    def on_epoch_begin(self, net, **kwargs):
+        epoch = len(net.history)  # the net's own on_epoch_begin has opened this epoch's row
+        lr = self.lr if epoch <= self.step else self.lr / self.factor
+        for group in net.optimizer_.param_groups:
+            group["lr"] = lr
+        net.history.record("event_lr", lr)
+
+    def __eq__(self, other):  # a checkpoint's parameters compare equal to the profile's
+        return type(other) is type(self) and other.get_params() == self.get_params()
+
+    __hash__ = Callback.__hash__
 
 
 def make_variant(profile, variant, seed):
@@ -104,9 +143,7 @@ def make_variant(profile, variant, seed):
         teacher_forcing=params.pop("teacher_forcing", profile.teacher_forcing),
     )
     if params.pop("lr_step", False):
-        params["callbacks"] = [
-            LRScheduler(StepLR, step_size=max(1, profile.max_epochs // 2), gamma=0.1)
-        ]
+        params["callbacks"] = [StepDecay(profile.lr, max(1, profile.max_epochs // 2))]
     return _naomi(profile, seed, **params)
 
 

@@ -216,13 +216,26 @@ def test_readout_record_and_report():
 def test_readout_variants_lr_step_and_longer_schedule():
     from benchmarks.naomi_readout import make_variant
 
+    X = make_billiards(n_train=12, n_test=1, n_timesteps=24, random_state=0)[0]
     model = make_variant(replace(TINY, max_epochs=4), "lr-step", 0)
     (callback,) = model.callbacks
-    assert callback.kwargs == {"step_size": 2, "gamma": 0.1}
-    model.fit(make_billiards(n_train=12, n_test=1, n_timesteps=24, random_state=0)[0])
+    assert (callback.lr, callback.step, callback.factor) == (TINY.lr, 2, 10.0)
+    model.fit(X)
     # the authors' schedule: lr / 10 after half the epochs
-    lrs = model.net_.history[:, "event_lr"]
-    assert lrs == pytest.approx([TINY.lr, TINY.lr, TINY.lr / 10, TINY.lr / 10])
+    expected = [TINY.lr, TINY.lr, TINY.lr / 10, TINY.lr / 10]
+    assert model.net_.history[:, "event_lr"] == pytest.approx(expected)
+    assert model.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(TINY.lr / 10)
+    # one partial_fit per epoch (the paper profile's checkpoints) keeps the same schedule,
+    # and the unfitted variant's parameters equal a fitted one's (a checkpoint is resumable)
+    by_epochs = make_variant(replace(TINY, max_epochs=4), "lr-step", 0)
+    for _ in range(4):
+        by_epochs.partial_fit(X)
+    assert by_epochs.net_.history[:, "event_lr"] == pytest.approx(expected)
+    assert (
+        by_epochs.get_params()
+        == make_variant(replace(TINY, max_epochs=4), "lr-step", 0).get_params()
+    )
+    assert make_variant(TINY, "singleres-lr-step", 0).n_resolutions == 1
     long = make_variant(TINY, "masks-50-100-tf90-2x", 0)
     assert long.max_epochs == 2 * TINY.max_epochs and long.teacher_forcing == 0.9
     assert long.train_mask == (0.5, 1.0)
