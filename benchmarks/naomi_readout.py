@@ -52,6 +52,7 @@ One JSON file per (profile, variant, seed) under ``results/raw/naomi_readout/<pr
 
 import argparse
 import functools
+import json
 import sys
 import time
 from dataclasses import replace
@@ -313,6 +314,15 @@ def raw_path(out_dir, profile, variant, seed):
     return Path(out_dir) / "raw" / "naomi_readout" / profile / f"{variant}__seed{seed}.json"
 
 
+def stored_records(out_dir, profile, seed):
+    """The records of every variant stored for (`profile`, `seed`), in the order of VARIANTS.
+
+    The report is written from these, so that a run of some variants keeps the others' rows.
+    """
+    paths = (raw_path(out_dir, profile, variant, seed) for variant in VARIANTS)
+    return [json.loads(path.read_text()) for path in paths if path.exists()]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.naomi_readout", description=__doc__)
     parser.add_argument("--profile", choices=("quick", "medium", "large", "paper"), default="quick")
@@ -323,7 +333,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     profile = PROFILES[args.profile]
-    records = []
     for variant in args.variants:
         record = cached_record(
             raw_path(args.out_dir, profile.name, variant, args.seed),
@@ -331,9 +340,8 @@ def main(argv=None):
             args.resume,
         )
         print(f"naomi_readout {profile.name} {variant}: {record['fit_seconds']:.0f} s", flush=True)
-        records.append(record)
     out = Path(args.out_dir) / f"naomi_readout_{profile.name}.md"
-    out.write_text(report_text(records))
+    out.write_text(report_text(stored_records(args.out_dir, profile.name, args.seed)))
     print(f"wrote {out}")
     return 0
 

@@ -333,3 +333,15 @@ def test_readout_at_a_checkpointed_profile_reads_the_benchmark_models(tmp_path):
     record = run_variant(profile, "tf-33", 0, tmp_path)
     assert (models_dir(tmp_path, profile) / "readout-tf-33__seed0.pkl").exists()
     assert record["variant"] == "tf-33" and record["l2_missing"] > 0
+
+
+def test_readout_report_keeps_the_variants_of_earlier_runs(tmp_path):
+    from benchmarks.naomi_readout import raw_path, stored_records
+
+    for variant in ("singleres", "default"):
+        path = raw_path(tmp_path, "tiny", variant, 0)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"variant": variant}))
+    raw_path(tmp_path, "tiny", "tf-33", 1).write_text(json.dumps({"variant": "tf-33"}))
+    # every variant stored for the profile and seed, in the order of VARIANTS
+    assert [r["variant"] for r in stored_records(tmp_path, "tiny", 0)] == ["default", "singleres"]
