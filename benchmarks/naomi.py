@@ -342,13 +342,18 @@ class Models:
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self._fitted = {}
 
-    def get(self, name, seed, X_train, factory=None):
-        """The model `name` fitted on `X_train` (built by `factory()` or :func:`make_model`)."""
+    def get(self, name, seed, X_train, factory=None, epochs=None):
+        """The model `name` fitted on `X_train` (built by `factory()` or :func:`make_model`).
+
+        With a checkpoint folder, `epochs` (default: the model's whole training) is the epoch
+        count to train to; `factory` may then return a model already trained for some
+        epochs, which the training continues (its time is not counted in the one returned).
+        """
         key = (name, seed)
         if key not in self._fitted:
             model = factory() if factory else make_model(name, self.profile, seed)
             if self.checkpoint_dir is not None and hasattr(model, "partial_fit"):
-                self._fitted[key] = self._fit_by_epochs(model, name, seed, X_train)
+                self._fitted[key] = self._fit_by_epochs(model, name, seed, X_train, epochs)
             else:
                 with measure() as m:
                     model.fit(X_train)
@@ -356,7 +361,7 @@ class Models:
                 self._fitted[key] = (model, m.seconds)
         return self._fitted[key]
 
-    def _fit_by_epochs(self, model, name, seed, X_train):
+    def _fit_by_epochs(self, model, name, seed, X_train, epochs=None):
         path = self.checkpoint_dir / f"{name}__seed{seed}.pkl"
         seconds = 0.0
         if path.exists():
@@ -368,7 +373,7 @@ class Models:
                 )
             model = saved
             self.log(f"  {name} (seed {seed}): from its checkpoint, epoch {model.n_epochs_}")
-        total = training_epochs(model)
+        total = training_epochs(model) if epochs is None else epochs
         while getattr(model, "n_epochs_", 0) < total:
             with measure() as m:
                 model.partial_fit(X_train)

@@ -37,7 +37,11 @@ Variants:
   times the cost at the medium budget);
 - ``singleres``: the SingleRes baseline (``n_resolutions=1``) under the default training, its
   one decoder measured like NAOMI's; ``singleres-lr-step`` the same with the authors'
-  learning-rate schedule.
+  learning-rate schedule;
+- ``lr-step+20``, ``singleres+20``: ``lr-step`` and ``singleres`` trained on for 20 more
+  free-running epochs (``partial_fit`` calls after the schedule, at its last learning rate),
+  from the base variant's model or checkpoint: whether the free-running stage is what
+  separates NAOMI from SingleRes at a budget.
 
 ``--profile large`` runs the variants at the ``large`` budget of :mod:`benchmarks.naomi`
 (1500 training sequences, 30 epochs). ``--profile paper`` trains as the paper profile of
@@ -51,6 +55,7 @@ One JSON file per (profile, variant, seed) under ``results/raw/naomi_readout/<pr
 """
 
 import argparse
+import copy
 import functools
 import json
 import sys
@@ -91,6 +96,10 @@ VARIANTS = {
     "singleres": ({"n_resolutions": 1}, 1),
     "singleres-lr-step": ({"n_resolutions": 1, "lr_step": True}, 1),
 }
+
+#: variants that continue another's training with more free-running epochs: (base, epochs)
+CONTINUED = {"lr-step+20": ("lr-step", 20), "singleres+20": ("singleres", 20)}
+VARIANTS.update({name: VARIANTS[base] for name, (base, _) in CONTINUED.items()})
 
 #: variants that are models of :mod:`benchmarks.naomi`, under their names there (checkpoints)
 BENCHMARK_MODELS = {"default": "NAOMI", "singleres": "SingleRes"}
@@ -215,6 +224,8 @@ def fit_variant(profile, variant, seed, X_train, out_dir=RESULTS_DIR):
     ``singleres`` are read back from the checkpoints of ``benchmarks.naomi``'s NAOMI and
     SingleRes when they are there.
     """
+    if variant in CONTINUED:
+        return continue_variant(profile, variant, seed, X_train, out_dir)
     factory = functools.partial(make_variant, profile, variant, seed)
     if not profile.checkpoint:
         model = factory()
@@ -224,6 +235,29 @@ def fit_variant(profile, variant, seed, X_train, out_dir=RESULTS_DIR):
     models = Models(profile, functools.partial(print, flush=True), models_dir(out_dir, profile))
     name = BENCHMARK_MODELS.get(variant, f"readout-{variant}")
     return models.get(name, seed, X_train, factory=factory)
+
+
+def continue_variant(profile, variant, seed, X_train, out_dir=RESULTS_DIR):
+    """Fit a variant of CONTINUED: its base (:func:`fit_variant`), then more epochs.
+
+    The extra epochs are ``partial_fit`` calls after the base's schedule, so free-running at
+    the base's last learning rate; with ``checkpoint`` they are checkpointed under the
+    variant's own name, from the base's checkpoint. Returns ``(model, training seconds)``,
+    the base's included.
+    """
+    base, extra = CONTINUED[variant]
+    model, base_seconds = fit_variant(profile, base, seed, X_train, out_dir)
+    epochs = model.n_epochs_ + extra
+    if profile.checkpoint:
+        models = Models(profile, functools.partial(print, flush=True), models_dir(out_dir, profile))
+        model = copy.deepcopy(model)  # the base's model stays as it was trained
+        model, seconds = models.get(f"readout-{variant}", seed, X_train, lambda: model, epochs)
+        return model, base_seconds + seconds
+    model = copy.deepcopy(model)
+    start = time.perf_counter()
+    while model.n_epochs_ < epochs:
+        model.partial_fit(X_train)
+    return model, base_seconds + time.perf_counter() - start
 
 
 def run_variant(profile, variant, seed, out_dir=RESULTS_DIR):
@@ -238,7 +272,7 @@ def run_variant(profile, variant, seed, out_dir=RESULTS_DIR):
         "profile": profile.name,
         "variant": variant,
         "seed": seed,
-        "max_epochs": model.max_epochs,
+        "max_epochs": model.n_epochs_,
         "fit_seconds": fit_seconds,
         "decoder_errors": decoder_errors(model, X_test),
         "l2_missing": float(np.mean((X_hat - X_test)[~mask] ** 2)),

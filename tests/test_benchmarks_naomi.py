@@ -345,3 +345,23 @@ def test_readout_report_keeps_the_variants_of_earlier_runs(tmp_path):
     raw_path(tmp_path, "tiny", "tf-33", 1).write_text(json.dumps({"variant": "tf-33"}))
     # every variant stored for the profile and seed, in the order of VARIANTS
     assert [r["variant"] for r in stored_records(tmp_path, "tiny", 0)] == ["default", "singleres"]
+
+
+def test_readout_continued_variant_trains_on_from_its_base(tmp_path):
+    from benchmarks.naomi_readout import CONTINUED, fit_variant
+
+    X = make_billiards(n_train=12, n_test=1, n_timesteps=24, random_state=0)[0]
+    extra = CONTINUED["singleres+20"][1]
+    for profile in (TINY, replace(TINY, checkpoint=True)):
+        base, _ = fit_variant(profile, "singleres", 0, X, tmp_path)
+        model, seconds = fit_variant(profile, "singleres+20", 0, X, tmp_path)
+        assert model.n_epochs_ == base.n_epochs_ + extra == TINY.max_epochs + extra
+        assert seconds > 0 and model.n_resolutions == 1
+    # checkpointed under its own name, and read back instead of trained again
+    models = tmp_path / "raw" / "naomi" / "tiny" / "models"
+    assert (models / "readout-singleres+20__seed0.pkl").exists()
+    again, _ = fit_variant(replace(TINY, checkpoint=True), "singleres+20", 0, X, tmp_path)
+    np.testing.assert_array_equal(
+        again.transform(np.where(np.arange(24)[:, None] % 3 == 0, X[:2], np.nan)),
+        model.transform(np.where(np.arange(24)[:, None] % 3 == 0, X[:2], np.nan)),
+    )
