@@ -287,19 +287,59 @@ def run_variant(profile, variant, seed, out_dir=RESULTS_DIR):
     }
 
 
+def _seed_summary(records):
+    """Lines of the table of the imputation error per variant across seeds (several seeds)."""
+    seeds = sorted({rec["seed"] for rec in records})
+    by_variant = {}
+    for rec in records:
+        by_variant.setdefault(rec["variant"], {})[rec["seed"]] = rec
+    lines = [
+        "## The imputation task across seeds",
+        "",
+        "L2 on the missing steps and step change (1e-3) of each seed's model; the mean over the "
+        "seeds a variant was run with.",
+        "",
+        "| variant | " + " | ".join(f"L2, seed {s}" for s in seeds) + " | mean L2 | "
+        "mean step change (1e-3) |",
+        "|---|" + "---|" * (len(seeds) + 2),
+    ]
+    for variant, runs in by_variant.items():
+        cells = [f"{runs[s]['l2_missing']:.4f}" if s in runs else "–" for s in seeds]
+        l2 = np.mean([rec["l2_missing"] for rec in runs.values()])
+        change = np.mean([rec["step_change"] for rec in runs.values()]) * 1e3
+        lines.append(f"| {variant} | " + " | ".join(cells) + f" | {l2:.4f} | {change:.1f} |")
+    return lines + [""]
+
+
 def report_text(records):
-    """The markdown report of the records of one profile."""
+    """The markdown report of the records of one profile, of one seed or several.
+
+    With several seeds, a table of the imputation error of each variant across the seeds
+    comes first; the tables of the decoders have one row per (variant, seed).
+    """
     first = records[0]
+    seeds = sorted({rec["seed"] for rec in records})
+    truth = {rec["seed"]: rec for rec in records}
     lines = [
         f"# NAOMI's decoders: precision and jitter (profile `{first['profile']}`)",
         "",
         "Written by `python -m benchmarks.naomi_readout` (see its docstring for the method). "
-        f"Billiards as in `naomi_billiards_{first['profile']}.md`; seed {first['seed']}. "
-        f"The true paths: mean step size {first['step_size_truth'] * 1e3:.1f}e-3, "
-        f"step-size change {first['step_change_truth'] * 1e3:.2f}e-3.",
+        f"Billiards as in `naomi_billiards_{first['profile']}.md`; "
+        f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}. The true paths: "
+        + "; ".join(
+            f"{f'seed {s}: ' if len(seeds) > 1 else ''}mean step size "
+            f"{truth[s]['step_size_truth'] * 1e3:.1f}e-3, "
+            f"step-size change {truth[s]['step_change_truth'] * 1e3:.2f}e-3"
+            for s in seeds
+        )
+        + ".",
         "",
         f"Machine: {first['machine']}.",
         "",
+    ]
+    if len(seeds) > 1:
+        lines += _seed_summary(records)
+    lines += [
         "## Decoder error with every step known (teacher forcing), RMSE per coordinate",
         "",
         "`midpoint`: (x_i + x_{i+2s}) / 2, exact on a straight path.",
@@ -310,14 +350,14 @@ def report_text(records):
     for rec in records:
         midpoints.update({row["step"]: row["midpoint_rmse"] for row in rec["decoder_errors"]})
     levels = sorted(midpoints)
-    lines.append("| variant | epochs | " + " | ".join(f"s = {s}" for s in levels) + " |")
-    lines.append("|---|---|" + "---|" * len(levels))
+    lines.append("| variant | seed | epochs | " + " | ".join(f"s = {s}" for s in levels) + " |")
+    lines.append("|---|---|---|" + "---|" * len(levels))
     mid = " | ".join(f"{midpoints[s]:.4f}" for s in levels)
-    lines.append(f"| midpoint | – | {mid} |")
+    lines.append(f"| midpoint | {first['seed']} | – | {mid} |")
     for rec in records:
         rmse = {row["step"]: row["rmse"] for row in rec["decoder_errors"]}
         errs = " | ".join(f"{rmse[s]:.4f}" if s in rmse else "–" for s in levels)
-        lines.append(f"| {rec['variant']} | {rec['max_epochs']} | {errs} |")
+        lines.append(f"| {rec['variant']} | {rec['seed']} | {rec['max_epochs']} | {errs} |")
     lines += [
         "",
         "## The imputation task (180 to 195 of 200 steps missing), by the decoder of each point",
@@ -325,9 +365,9 @@ def report_text(records):
         "Step change: the average step-size change at the points imputed by that decoder "
         "(1e-3); error: their mean distance to the truth. `known`: observed points.",
         "",
-        "| variant | L2 missing | step change, all (1e-3) | by decoder: step change (1e-3) "
-        "/ error / share of points | fit s |",
-        "|---|---|---|---|---|",
+        "| variant | seed | L2 missing | step change, all (1e-3) | by decoder: step change "
+        "(1e-3) / error / share of points | fit s |",
+        "|---|---|---|---|---|---|",
     ]
     for rec in records:
         parts = []
@@ -336,7 +376,8 @@ def report_text(records):
             sc = "–" if row["step_change"] is None else f"{row['step_change'] * 1e3:.1f}"
             parts.append(f"{name}: {sc} / {row['position_error']:.3f} / {row['share']:.0%}")
         lines.append(
-            f"| {rec['variant']} | {rec['l2_missing']:.4f} | {rec['step_change'] * 1e3:.1f} | "
+            f"| {rec['variant']} | {rec['seed']} | {rec['l2_missing']:.4f} | "
+            f"{rec['step_change'] * 1e3:.1f} | "
             + "; ".join(parts)
             + f" | {rec['fit_seconds']:.0f} |"
         )
@@ -348,13 +389,19 @@ def raw_path(out_dir, profile, variant, seed):
     return Path(out_dir) / "raw" / "naomi_readout" / profile / f"{variant}__seed{seed}.json"
 
 
-def stored_records(out_dir, profile, seed):
-    """The records of every variant stored for (`profile`, `seed`), in the order of VARIANTS.
+def stored_records(out_dir, profile, seed=None):
+    """The records stored for `profile`, in the order of VARIANTS and then of the seeds.
 
-    The report is written from these, so that a run of some variants keeps the others' rows.
+    The report is written from these, so that a run of some variants or seeds keeps the
+    others' rows. `seed` restricts them to one seed; None (the default) keeps every seed.
     """
-    paths = (raw_path(out_dir, profile, variant, seed) for variant in VARIANTS)
-    return [json.loads(path.read_text()) for path in paths if path.exists()]
+    folder = raw_path(out_dir, profile, "default", 0).parent
+    records = []
+    for variant in VARIANTS:
+        pattern = f"{variant}__seed{'*' if seed is None else seed}.json"
+        found = [json.loads(path.read_text()) for path in folder.glob(pattern)]
+        records += sorted(found, key=lambda rec: rec["seed"])
+    return records
 
 
 def main(argv=None):
@@ -375,7 +422,7 @@ def main(argv=None):
         )
         print(f"naomi_readout {profile.name} {variant}: {record['fit_seconds']:.0f} s", flush=True)
     out = Path(args.out_dir) / f"naomi_readout_{profile.name}.md"
-    out.write_text(report_text(stored_records(args.out_dir, profile.name, args.seed)))
+    out.write_text(report_text(stored_records(args.out_dir, profile.name)))
     print(f"wrote {out}")
     return 0
 

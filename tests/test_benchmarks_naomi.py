@@ -210,7 +210,8 @@ def test_readout_record_and_report():
     assert record["variant"] == "default" and record["max_epochs"] == 1
     assert record["step_change_truth"] > 0 and record["l2_missing"] > 0
     text = report_text([record])
-    assert "| default | 1 |" in text and "s = 1" in text
+    assert "| default | 0 | 1 |" in text and "s = 1" in text
+    assert "across seeds" not in text  # one seed: no table across seeds
 
 
 def test_readout_variants_lr_step_and_longer_schedule():
@@ -241,37 +242,58 @@ def test_readout_variants_lr_step_and_longer_schedule():
     assert long.train_mask == (0.5, 1.0)
 
 
+def _readout_record(variant, steps, seed=0, l2_missing=0.5):
+    """A record of naomi_readout with made-up numbers, for the report's layout."""
+    return {
+        "profile": "tiny",
+        "variant": variant,
+        "seed": seed,
+        "max_epochs": 1,
+        "fit_seconds": 1.0,
+        "decoder_errors": [
+            {"level": i, "step": s, "rmse": 0.1 * (i + 1), "midpoint_rmse": 0.01 * (i + 1)}
+            for i, s in enumerate(steps)
+        ],
+        "l2_missing": l2_missing,
+        "step_change": 0.01 * (seed + 1),
+        "step_change_truth": 0.001,
+        "step_size_truth": 0.05,
+        "by_level": [],
+        "machine": "test",
+    }
+
+
 def test_readout_report_aligns_variants_with_fewer_decoders():
     from benchmarks.naomi_readout import make_variant, report_text
 
     assert make_variant(TINY, "resolutions-4", 0).n_resolutions == 4
     assert make_variant(TINY, "tf-33", 0).teacher_forcing == pytest.approx(1 / 3)
-
-    def record(variant, steps):
-        return {
-            "profile": "tiny",
-            "variant": variant,
-            "seed": 0,
-            "max_epochs": 1,
-            "fit_seconds": 1.0,
-            "decoder_errors": [
-                {"level": i, "step": s, "rmse": 0.1 * (i + 1), "midpoint_rmse": 0.01 * (i + 1)}
-                for i, s in enumerate(steps)
-            ],
-            "l2_missing": 0.5,
-            "step_change": 0.01,
-            "step_change_truth": 0.001,
-            "step_size_truth": 0.05,
-            "by_level": [],
-            "machine": "test",
-        }
+    record = _readout_record
 
     # the variant with fewer decoders first: the columns are those of every variant
     text = report_text([record("resolutions-2", [1, 2]), record("default", [1, 2, 4])])
-    assert "| variant | epochs | s = 1 | s = 2 | s = 4 |" in text
-    assert "| midpoint | – | 0.0100 | 0.0200 | 0.0300 |" in text
-    assert "| resolutions-2 | 1 | 0.1000 | 0.2000 | – |" in text
-    assert "| default | 1 | 0.1000 | 0.2000 | 0.3000 |" in text
+    assert "| variant | seed | epochs | s = 1 | s = 2 | s = 4 |" in text
+    assert "| midpoint | 0 | – | 0.0100 | 0.0200 | 0.0300 |" in text
+    assert "| resolutions-2 | 0 | 1 | 0.1000 | 0.2000 | – |" in text
+    assert "| default | 0 | 1 | 0.1000 | 0.2000 | 0.3000 |" in text
+
+
+def test_readout_report_across_seeds():
+    from benchmarks.naomi_readout import report_text
+
+    records = [
+        _readout_record("default", [1, 2], seed=0, l2_missing=0.2),
+        _readout_record("default", [1, 2], seed=1, l2_missing=0.4),
+        _readout_record("singleres", [1], seed=1, l2_missing=0.1),
+    ]
+    text = report_text(records)
+    assert "seeds 0, 1." in text and "## The imputation task across seeds" in text
+    assert "| variant | L2, seed 0 | L2, seed 1 | mean L2 | mean step change (1e-3) |" in text
+    # the mean over the seeds a variant has; a seed it lacks is a dash
+    assert "| default | 0.2000 | 0.4000 | 0.3000 | 15.0 |" in text
+    assert "| singleres | – | 0.1000 | 0.1000 | 20.0 |" in text
+    # one row per (variant, seed) in the decoder table
+    assert "| default | 1 | 1 | 0.1000 | 0.2000 |" in text
 
 
 def test_curve_follows_the_training_schedule(tmp_path):
@@ -338,13 +360,19 @@ def test_readout_at_a_checkpointed_profile_reads_the_benchmark_models(tmp_path):
 def test_readout_report_keeps_the_variants_of_earlier_runs(tmp_path):
     from benchmarks.naomi_readout import raw_path, stored_records
 
-    for variant in ("singleres", "default"):
-        path = raw_path(tmp_path, "tiny", variant, 0)
+    for variant, seed in (("singleres", 0), ("default", 1), ("default", 0), ("tf-33", 1)):
+        path = raw_path(tmp_path, "tiny", variant, seed)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"variant": variant}))
-    raw_path(tmp_path, "tiny", "tf-33", 1).write_text(json.dumps({"variant": "tf-33"}))
+        path.write_text(json.dumps({"variant": variant, "seed": seed}))
     # every variant stored for the profile and seed, in the order of VARIANTS
     assert [r["variant"] for r in stored_records(tmp_path, "tiny", 0)] == ["default", "singleres"]
+    # every seed by default, by variant and then seed
+    assert [(r["variant"], r["seed"]) for r in stored_records(tmp_path, "tiny")] == [
+        ("default", 0),
+        ("default", 1),
+        ("tf-33", 1),
+        ("singleres", 0),
+    ]
 
 
 def test_readout_continued_variant_trains_on_from_its_base(tmp_path):
