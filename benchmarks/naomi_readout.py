@@ -43,6 +43,12 @@ Variants:
   from the base variant's model or checkpoint: whether the free-running stage is what
   separates NAOMI from SingleRes at a budget.
 
+``knn`` is not a variant but a reference: the KNN baseline of :mod:`benchmarks.naomi` on the same
+test sequences and masks, measured on the imputation task only (``--variants knn``).
+
+The imputation task is also broken down by the length of the gap each missing step is in (a
+run of consecutive missing steps), which shows where one model gains on another.
+
 ``--profile large`` runs the variants at the ``large`` budget of :mod:`benchmarks.naomi`
 (1500 training sequences, 30 epochs). ``--profile paper`` trains as the paper profile of
 :mod:`benchmarks.naomi` does, one epoch per ``partial_fit`` call with a checkpoint after each,
@@ -51,7 +57,10 @@ in the same folder: ``default`` and ``singleres`` are the ``NAOMI`` and ``Single
 the other variants are checkpointed as ``readout-<variant>``.
 
 One JSON file per (profile, variant, seed) under ``results/raw/naomi_readout/<profile>/``;
-``--resume`` reads those already there. The report is ``results/naomi_readout_<profile>.md``.
+``--resume`` reads those already there; ``--seed`` picks the seed of the data, the masks and
+the models. The report, ``results/naomi_readout_<profile>.md``, holds every variant and seed
+stored for the profile; with more than one seed it starts with the imputation error of each
+variant at each seed and their mean.
 """
 
 import argparse
@@ -74,6 +83,7 @@ from benchmarks.naomi import (
     Models,
     _naomi,
     billiards,
+    make_model,
     missing_range,
     models_dir,
 )
@@ -103,6 +113,10 @@ VARIANTS.update({name: VARIANTS[base] for name, (base, _) in CONTINUED.items()})
 
 #: variants that are models of :mod:`benchmarks.naomi`, under their names there (checkpoints)
 BENCHMARK_MODELS = {"default": "NAOMI", "singleres": "SingleRes"}
+
+#: references that are not NAOMI, measured beside the variants on the imputation task: the
+#: method of :mod:`benchmarks.naomi` of each
+REFERENCES = {"knn": "KNN"}
 
 
 def make_variant(profile, variant, seed):
@@ -216,6 +230,56 @@ def jitter_by_level(X_imputed, X_true, levels):
     return rows
 
 
+#: bins of gap length (the run of consecutive missing steps a step is in): (low, high) inclusive
+GAP_BINS = ((1, 8), (9, 16), (17, 32), (33, 64), (65, None))
+
+
+def error_by_gap(X_imputed, X_true, step_known):
+    """Squared error of the imputed steps by the length of the gap they are in.
+
+    A gap is a maximal run of missing steps; a trailing run (no known step after it) counts as
+    a gap too. The bins are :data:`GAP_BINS`.
+
+    Parameters
+    ----------
+    X_imputed, X_true : ndarray of shape (n, T, D)
+    step_known : ndarray of bool of shape (n, T)
+
+    Returns
+    -------
+    rows : list of dict
+        Per bin with missing steps: ``low``, ``high`` (None: no bound), ``share`` of the missing
+        steps, ``l2`` (the mean squared error per value there, the units of ``l2_missing``).
+    """
+    gap = np.zeros(step_known.shape, dtype=int)
+    for i, known in enumerate(step_known):
+        t = 0
+        while t < len(known):
+            if known[t]:
+                t += 1
+                continue
+            end = t
+            while end < len(known) and not known[end]:
+                end += 1
+            gap[i, t:end] = end - t
+            t = end
+    error = ((X_imputed - X_true) ** 2).mean(-1)
+    missing = ~step_known
+    rows = []
+    for low, high in GAP_BINS:
+        at = missing & (gap >= low) & (gap <= (np.inf if high is None else high))
+        if at.any():
+            rows.append(
+                {
+                    "low": low,
+                    "high": high,
+                    "share": float(at.sum() / missing.sum()),
+                    "l2": float(error[at].mean()),
+                }
+            )
+    return rows
+
+
 def fit_variant(profile, variant, seed, X_train, out_dir=RESULTS_DIR):
     """Fit a variant on `X_train`; return ``(model, training seconds)``.
 
@@ -261,27 +325,42 @@ def continue_variant(profile, variant, seed, X_train, out_dir=RESULTS_DIR):
 
 
 def run_variant(profile, variant, seed, out_dir=RESULTS_DIR):
-    """Fit one variant (:func:`fit_variant`) and measure it; return the record."""
+    """Fit one variant (:func:`fit_variant`) and measure it; return the record.
+
+    A reference of :data:`REFERENCES` is fitted as in :mod:`benchmarks.naomi` and measured on
+    the imputation task only (no decoders: ``decoder_errors`` and ``by_level`` are empty).
+    """
     X_train, X_test = billiards(profile, seed)
-    model, fit_seconds = fit_variant(profile, variant, seed, X_train, out_dir)
+    neural = variant not in REFERENCES
+    if neural:
+        model, fit_seconds = fit_variant(profile, variant, seed, X_train, out_dir)
+    else:
+        model = make_model(REFERENCES[variant], profile, seed)
+        start = time.perf_counter()
+        model.fit(X_train)
+        fit_seconds = time.perf_counter() - start
     X_missing, mask = sequence_steps(X_test, missing_range(profile), random_state=seed)
     X_hat = model.transform(X_missing)
     truth = np.abs(np.diff(np.linalg.norm(np.diff(X_test, axis=1), axis=-1), axis=1)).mean()
-    levels = step_levels(mask.all(-1), model.net_.module_.n_resolutions)
+    by_level = []
+    if neural:
+        levels = step_levels(mask.all(-1), model.net_.module_.n_resolutions)
+        by_level = jitter_by_level(X_hat, X_test, levels)
     return {
         "profile": profile.name,
         "variant": variant,
         "seed": seed,
-        "max_epochs": model.n_epochs_,
+        "max_epochs": model.n_epochs_ if neural else None,
         "fit_seconds": fit_seconds,
-        "decoder_errors": decoder_errors(model, X_test),
+        "decoder_errors": decoder_errors(model, X_test) if neural else [],
         "l2_missing": float(np.mean((X_hat - X_test)[~mask] ** 2)),
         "step_change": float(
             np.abs(np.diff(np.linalg.norm(np.diff(X_hat, axis=1), axis=-1), axis=1)).mean()
         ),
         "step_change_truth": float(truth),
         "step_size_truth": float(np.linalg.norm(np.diff(X_test, axis=1), axis=-1).mean()),
-        "by_level": jitter_by_level(X_hat, X_test, levels),
+        "by_level": by_level,
+        "by_gap": error_by_gap(X_hat, X_test, mask.all(-1)),
         "machine": machine_description(),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -355,6 +434,8 @@ def report_text(records):
     mid = " | ".join(f"{midpoints[s]:.4f}" for s in levels)
     lines.append(f"| midpoint | {first['seed']} | – | {mid} |")
     for rec in records:
+        if not rec["decoder_errors"]:  # a reference without decoders
+            continue
         rmse = {row["step"]: row["rmse"] for row in rec["decoder_errors"]}
         errs = " | ".join(f"{rmse[s]:.4f}" if s in rmse else "–" for s in levels)
         lines.append(f"| {rec['variant']} | {rec['seed']} | {rec['max_epochs']} | {errs} |")
@@ -381,7 +462,37 @@ def report_text(records):
             + "; ".join(parts)
             + f" | {rec['fit_seconds']:.0f} |"
         )
+    with_gaps = [rec for rec in records if rec.get("by_gap")]  # records before it lack it
+    if with_gaps:
+        lines += _gap_table(with_gaps)
     return "\n".join(lines) + "\n"
+
+
+def _gap_label(low, high):
+    return f"{low}+" if high is None else f"{low}-{high}"
+
+
+def _gap_table(records):
+    """Lines of the table of the imputation error by gap length (:func:`error_by_gap`)."""
+    labels = [_gap_label(low, high) for low, high in GAP_BINS]
+    lines = [
+        "",
+        "## The imputation task by gap length",
+        "",
+        "Mean squared error per value of the missing steps, by the length of the run of missing "
+        "steps each is in (share of the missing steps in brackets).",
+        "",
+        "| variant | seed | " + " | ".join(f"gap {label}" for label in labels) + " |",
+        "|---|---|" + "---|" * len(labels),
+    ]
+    for rec in records:
+        rows = {_gap_label(row["low"], row["high"]): row for row in rec["by_gap"]}
+        cells = [
+            f"{rows[label]['l2']:.4f} ({rows[label]['share']:.0%})" if label in rows else "–"
+            for label in labels
+        ]
+        lines.append(f"| {rec['variant']} | {rec['seed']} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def raw_path(out_dir, profile, variant, seed):
@@ -390,14 +501,14 @@ def raw_path(out_dir, profile, variant, seed):
 
 
 def stored_records(out_dir, profile, seed=None):
-    """The records stored for `profile`, in the order of VARIANTS and then of the seeds.
+    """The records stored for `profile`: by variant (VARIANTS, then REFERENCES), then by seed.
 
     The report is written from these, so that a run of some variants or seeds keeps the
     others' rows. `seed` restricts them to one seed; None (the default) keeps every seed.
     """
     folder = raw_path(out_dir, profile, "default", 0).parent
     records = []
-    for variant in VARIANTS:
+    for variant in [*VARIANTS, *REFERENCES]:
         pattern = f"{variant}__seed{'*' if seed is None else seed}.json"
         found = [json.loads(path.read_text()) for path in folder.glob(pattern)]
         records += sorted(found, key=lambda rec: rec["seed"])
@@ -407,7 +518,9 @@ def stored_records(out_dir, profile, seed=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.naomi_readout", description=__doc__)
     parser.add_argument("--profile", choices=("quick", "medium", "large", "paper"), default="quick")
-    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=list(VARIANTS))
+    parser.add_argument(
+        "--variants", nargs="+", choices=sorted([*VARIANTS, *REFERENCES]), default=list(VARIANTS)
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--out-dir", default=str(RESULTS_DIR))

@@ -209,8 +209,13 @@ def test_readout_record_and_report():
     record = run_variant(TINY, "default", 0)
     assert record["variant"] == "default" and record["max_epochs"] == 1
     assert record["step_change_truth"] > 0 and record["l2_missing"] > 0
-    text = report_text([record])
+    assert sum(row["share"] for row in record["by_gap"]) == pytest.approx(1.0)
+    knn = run_variant(TINY, "knn", 0)  # a reference: the imputation task only
+    assert knn["max_epochs"] is None and knn["decoder_errors"] == knn["by_level"] == []
+    assert knn["l2_missing"] > 0 and knn["by_gap"]
+    text = report_text([record, knn])
     assert "| default | 0 | 1 |" in text and "s = 1" in text
+    assert "| knn | 0 |" in text and text.count("| knn | 0 |") == 2  # no decoder row
     assert "across seeds" not in text  # one seed: no table across seeds
 
 
@@ -276,6 +281,31 @@ def test_readout_report_aligns_variants_with_fewer_decoders():
     assert "| midpoint | 0 | – | 0.0100 | 0.0200 | 0.0300 |" in text
     assert "| resolutions-2 | 0 | 1 | 0.1000 | 0.2000 | – |" in text
     assert "| default | 0 | 1 | 0.1000 | 0.2000 | 0.3000 |" in text
+
+
+def test_readout_error_by_gap_length():
+    from benchmarks.naomi_readout import error_by_gap, report_text
+
+    T = 100
+    known = np.ones((2, T), dtype=bool)
+    known[0, 1:4] = False  # a gap of 3
+    known[0, 10:30] = False  # a gap of 20
+    known[1, 30:] = False  # a trailing gap of 70
+    truth = np.zeros((2, T, 2))
+    imputed = truth.copy()
+    imputed[0, 1:4] = 1.0  # squared error 1 per value
+    imputed[0, 10:30, 0] = 2.0  # (4 + 0) / 2 = 2 per value
+    imputed[1, 30:] = 3.0
+    rows = error_by_gap(imputed, truth, known)
+    assert [(r["low"], r["high"]) for r in rows] == [(1, 8), (17, 32), (65, None)]
+    assert [r["l2"] for r in rows] == pytest.approx([1.0, 2.0, 9.0])
+    assert [r["share"] for r in rows] == pytest.approx([3 / 93, 20 / 93, 70 / 93])
+    # the report's table, only for the records that have it
+    record = dict(_readout_record("default", [1]), by_gap=rows)
+    text = report_text([_readout_record("tf-33", [1]), record])
+    assert "| default | 0 | 1.0000 (3%) | – | 2.0000 (22%) | – | 9.0000 (75%) |" in text
+    # tf-33 has no gaps: its rows are those of the decoder and imputation tables only
+    assert "| tf-33 | 0 | 1 | 0.1000 |" in text and text.count("| tf-33 |") == 2
 
 
 def test_readout_report_across_seeds():
