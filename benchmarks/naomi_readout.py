@@ -425,14 +425,19 @@ def report_text(records):
         "",
     ]
     # the variants may have different decoders: one column per step size of any of them
+    # the midpoint's error depends on the seed's test sequences only: one row per seed
     midpoints = {}
     for rec in records:
-        midpoints.update({row["step"]: row["midpoint_rmse"] for row in rec["decoder_errors"]})
-    levels = sorted(midpoints)
+        midpoints.setdefault(rec["seed"], {}).update(
+            {row["step"]: row["midpoint_rmse"] for row in rec["decoder_errors"]}
+        )
+    levels = sorted({step for by_step in midpoints.values() for step in by_step})
     lines.append("| variant | seed | epochs | " + " | ".join(f"s = {s}" for s in levels) + " |")
     lines.append("|---|---|---|" + "---|" * len(levels))
-    mid = " | ".join(f"{midpoints[s]:.4f}" for s in levels)
-    lines.append(f"| midpoint | {first['seed']} | – | {mid} |")
+    for seed, by_step in sorted(midpoints.items()):
+        if by_step:
+            mid = " | ".join(f"{by_step[s]:.4f}" if s in by_step else "–" for s in levels)
+            lines.append(f"| midpoint | {seed} | – | {mid} |")
     for rec in records:
         if not rec["decoder_errors"]:  # a reference without decoders
             continue

@@ -322,8 +322,10 @@ def test_readout_report_across_seeds():
     # the mean over the seeds a variant has; a seed it lacks is a dash
     assert "| default | 0.2000 | 0.4000 | 0.3000 | 15.0 |" in text
     assert "| singleres | – | 0.1000 | 0.1000 | 20.0 |" in text
-    # one row per (variant, seed) in the decoder table
+    # one row per (variant, seed) in the decoder table, and a midpoint row per seed
     assert "| default | 1 | 1 | 0.1000 | 0.2000 |" in text
+    assert "| midpoint | 0 | – | 0.0100 | 0.0200 |" in text
+    assert "| midpoint | 1 | – | 0.0100 | 0.0200 |" in text
 
 
 def test_curve_follows_the_training_schedule(tmp_path):
